@@ -1,0 +1,42 @@
+"""Contrastive-divergence loss with IGEBM's L2 regularisation of energies."""
+
+from __future__ import annotations
+
+import torch
+
+
+def cd_loss(e_pos: torch.Tensor, e_neg: torch.Tensor, l2_alpha: float = 1.0):
+    """mean E(data) - mean E(samples) + alpha * mean(E(data)^2 + E(samples)^2).
+
+    The negatives are detached inputs: no gradient flows through the chain.
+    Returns (loss, stats) where stats are floats for logging.
+    """
+    cd = e_pos.mean() - e_neg.mean()
+    reg = (e_pos.pow(2).mean() + e_neg.pow(2).mean())
+    loss = cd + l2_alpha * reg
+    stats = {"loss": loss.item(), "cd": cd.item(), "reg": reg.item(),
+             "e_pos": e_pos.mean().item(), "e_neg": e_neg.mean().item(),
+             "gap": (e_neg.mean() - e_pos.mean()).item()}
+    return loss, stats
+
+
+@torch.no_grad()
+def clip_grads_igebm(optimizer: torch.optim.Adam) -> None:
+    """Clip each gradient element to +-(3 sqrt(v_hat) + 0.1), v_hat Adam's second moment.
+
+    This is the release's per-element clipping: a gradient may not exceed three
+    running standard deviations (plus a floor), which tames CD's heavy tails.
+    """
+    for group in optimizer.param_groups:
+        beta2 = group["betas"][1]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            state = optimizer.state.get(p)
+            if not state or "exp_avg_sq" not in state:
+                p.grad.clamp_(-0.1, 0.1)
+                continue
+            step = float(state["step"])
+            v_hat = state["exp_avg_sq"] / (1.0 - beta2 ** step)
+            bound = 3.0 * v_hat.sqrt() + 0.1
+            torch.maximum(torch.minimum(p.grad, bound), -bound, out=p.grad)

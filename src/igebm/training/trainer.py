@@ -1,0 +1,298 @@
+"""Contrastive-divergence training with a replay buffer, EMA, checkpoints and exact resume.
+
+One training step (Du & Mordatch, Algorithm 1):
+  1. draw a data batch (dequantised) and buffer chains (5% fresh noise);
+  2. run K Langevin steps on the current energy (input gradients only);
+  3. loss = E(data) - E(samples) + alpha * (E(data)^2 + E(samples)^2);
+  4. Adam(beta1 = 0) with IGEBM's per-element gradient clipping; EMA update;
+  5. write the chains back to their buffer slots.
+
+Every random draw comes from one `torch.Generator`, saved in each checkpoint,
+so a resumed run continues exactly where the killed one stopped. Rank-aware:
+only rank 0 writes logs and checkpoints; each rank owns its own buffer.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from igebm.config import Config, save_config
+from igebm.data import ArrayDataset, load_dataset
+from igebm.errors import UserError
+from igebm.models import build_model
+from igebm.sampling import LangevinSampler, ReplayBuffer
+from igebm.training import checkpoint as ckpt
+from igebm.training.losses import cd_loss, clip_grads_igebm
+
+
+class TrainingDiverged(UserError):
+    """Energies went non-finite or exploded; raised with advice, never masked."""
+
+    exit_code = 3
+
+
+def noise_fn_for(data: ArrayDataset):
+    """Fresh chains start from uniform noise over the data range (or its bounding box)."""
+    if data.data_range is not None:
+        lo, hi = data.data_range
+    else:
+        lo, hi = float(data.x.min()) - 1.0, float(data.x.max()) + 1.0
+    shape = data.shape
+
+    def noise(n: int, g: torch.Generator) -> torch.Tensor:
+        return lo + (hi - lo) * torch.rand((n, *shape), generator=g)
+    return noise
+
+
+def dequantize(x: torch.Tensor, levels: int, g: torch.Generator) -> torch.Tensor:
+    """Map k/(L-1) to (k + U[0,1))/L: continuous data for a continuous density."""
+    if levels <= 1:
+        return x
+    return (x * (levels - 1) + torch.rand(x.shape, generator=g)) / levels
+
+
+class Trainer:
+    def __init__(self, cfg: Config, run_dir: str | Path, *, resume: bool = False,
+                 rank: int = 0, world_size: int = 1, train_data: ArrayDataset | None = None):
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+        self.rank, self.world_size = rank, world_size
+        self.is_main = rank == 0
+        self.device = torch.device(cfg.run.device)
+        self.data = train_data if train_data is not None else load_dataset(cfg.data, "train", cfg.run.seed)
+        self.conditional = cfg.model.conditional
+
+        torch.manual_seed(cfg.run.seed)
+        self.model = build_model(cfg.model, self.data.shape, self.data.num_classes).to(self.device)
+        self.ema = copy.deepcopy(self.model).eval()
+        for p in self.ema.parameters():
+            p.requires_grad_(False)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        t = cfg.train
+        self.optimizer = torch.optim.Adam(params, lr=t.lr, betas=(t.beta1, t.beta2))
+        self.gen = torch.Generator().manual_seed(cfg.run.seed * 1000 + rank)
+        self.sampler = LangevinSampler.from_config(cfg.sampler, self.data.data_range)
+        self.buffer = ReplayBuffer(cfg.buffer.capacity, self.data.shape, noise_fn_for(self.data),
+                                   num_classes=self.data.num_classes if self.conditional else 0,
+                                   reinit_prob=cfg.buffer.reinit_prob, store_uint8=cfg.buffer.store_uint8,
+                                   generator=self.gen)
+        self.x_all = torch.from_numpy(self.data.x)
+        self.y_all = torch.from_numpy(self.data.y)
+        self.step = 0
+        self.rollbacks = 0
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.metrics_path = self.run_dir / "metrics.jsonl"
+        self._tb = None
+        if resume:
+            self._resume()
+        elif self.is_main:
+            if ckpt.latest_checkpoint(self.ckpt_dir) is not None:
+                raise UserError(f"run directory '{self.run_dir}' already holds checkpoints: "
+                                "pass --resume to continue it, or choose another --out")
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.metrics_path.write_text("")
+        if self.is_main:
+            save_config(cfg, self.run_dir / "config.json")
+
+    # ----------------------------------------------------------------- state
+    def _state_parts(self) -> dict[str, dict[str, torch.Tensor]]:
+        opt_tensors, _ = ckpt.optimizer_tensors(self.optimizer)
+        return {
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict(),
+            "optimizer": opt_tensors,
+            "buffer": self.buffer.state_dict(),
+            "rng": {"generator": self.gen.get_state(), "torch": torch.get_rng_state()},
+        }
+
+    def save(self) -> Path | None:
+        if not self.is_main:
+            return None
+        _, opt_meta = ckpt.optimizer_tensors(self.optimizer)
+        state = {"step": self.step, "rollbacks": self.rollbacks, "optimizer": opt_meta,
+                 "config": self.cfg.to_dict(), "time": time.time()}
+        return ckpt.save_checkpoint(self.ckpt_dir, self.step, self._state_parts(), state,
+                                    keep=self.cfg.train.keep_checkpoints)
+
+    def _load(self, path: Path) -> None:
+        parts, state = ckpt.load_checkpoint(path, ("model", "ema", "optimizer", "buffer", "rng"))
+        try:
+            self.model.load_state_dict(parts["model"])
+            self.ema.load_state_dict(parts["ema"])
+            ckpt.load_optimizer(self.optimizer, parts["optimizer"], state["optimizer"])
+            self.buffer.load_state_dict(parts["buffer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise UserError(f"checkpoint '{path}' does not fit this config ({str(exc).splitlines()[0]}); "
+                            "resume with the config the run was started with") from None
+        self.gen.set_state(parts["rng"]["generator"])
+        torch.set_rng_state(parts["rng"]["torch"])
+        self.step = int(state["step"])
+        self.rollbacks = int(state.get("rollbacks", 0))
+
+    def _resume(self) -> None:
+        if not self.run_dir.is_dir():
+            raise UserError(f"cannot resume: run directory '{self.run_dir}' does not exist")
+        last = ckpt.latest_checkpoint(self.ckpt_dir)
+        if last is None:
+            raise UserError(f"cannot resume: '{self.run_dir}' has no checkpoints (start it without --resume)")
+        self._load(last)
+        if self.is_main and self.metrics_path.exists():  # drop log lines past the checkpoint
+            kept = [ln for ln in self.metrics_path.read_text().splitlines()
+                    if ln.strip() and json.loads(ln).get("step", 0) <= self.step]
+            ckpt.atomic_write_text(self.metrics_path, "".join(ln + "\n" for ln in kept))
+
+    # ----------------------------------------------------------------- one step
+    def train_step(self) -> dict[str, float]:
+        t, g = self.cfg.train, self.gen
+        idx = torch.randint(0, len(self.x_all), (t.batch_size,), generator=g)
+        x_pos = self.x_all[idx]
+        if self.cfg.data.dequantize:
+            x_pos = dequantize(x_pos, self.data.levels, g)
+        y_pos = self.y_all[idx] if self.conditional else None
+
+        x_neg0, y_neg, slots, fresh = self.buffer.sample(t.batch_size, g)
+        y_neg = y_neg if self.conditional else None
+        dev = self.device
+        self.model.train()
+        neg = self.sampler.sample(self.model, x_neg0.to(dev), None if y_neg is None else y_neg.to(dev),
+                                  generator=g if dev.type == "cpu" else None)
+        x_neg = neg.x
+
+        x_both = torch.cat([x_pos.to(dev), x_neg])
+        y_both = None if y_pos is None else torch.cat([y_pos.to(dev), y_neg.to(dev)])
+        energies = self.model(x_both, y_both)
+        e_pos, e_neg = energies[: t.batch_size], energies[t.batch_size:]
+        loss, stats = cd_loss(e_pos, e_neg, t.l2_alpha)
+        self._check_divergence(loss, energies)
+
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for grp in self.optimizer.param_groups for p in grp["params"]]
+        grad_norm = float(torch.linalg.vector_norm(torch.stack(
+            [p.grad.detach().norm() for p in params if p.grad is not None])))
+        if t.grad_clip == "igebm":
+            clip_grads_igebm(self.optimizer)
+        elif t.grad_clip == "norm":
+            torch.nn.utils.clip_grad_norm_(params, t.grad_clip_norm)
+        self.optimizer.step()
+        self._update_ema()
+        self.buffer.update(slots, x_neg, y_neg if y_neg is not None else torch.zeros(len(slots), dtype=torch.long))
+        self.step += 1
+        stats.update(grad_norm=grad_norm, fresh_frac=float(fresh.float().mean()), step=self.step)
+        self.last_negatives = (x_neg.detach().cpu(), None if y_neg is None else y_neg.cpu())
+        return stats
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = self.cfg.train.ema_decay
+        for p_ema, p in zip(self.ema.parameters(), self.model.parameters()):
+            p_ema.lerp_(p, 1.0 - decay)
+        for b_ema, b in zip(self.ema.buffers(), self.model.buffers()):
+            b_ema.copy_(b)
+
+    def _check_divergence(self, loss: torch.Tensor, energies: torch.Tensor) -> None:
+        limit = self.cfg.train.divergence_energy
+        if torch.isfinite(loss) and float(energies.detach().abs().max()) < limit:
+            return
+        what = "non-finite loss" if not torch.isfinite(loss) else f"|energy| above {limit:g}"
+        raise TrainingDiverged(
+            f"training diverged at step {self.step + 1} ({what}). Try a lower train.lr, more "
+            "sampler.steps, a larger train.l2_alpha or model.activation='swish'; or set "
+            "train.on_divergence='rollback' to restart from the last good checkpoint with a new seed")
+
+    # ----------------------------------------------------------------- loop
+    def _log(self, record: dict[str, Any]) -> None:
+        if not self.is_main:
+            return
+        with self.metrics_path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self._tb is not None:
+            for k, v in record.items():
+                if isinstance(v, (int, float)) and k != "step":
+                    self._tb.add_scalar(f"train/{k}", v, record["step"])
+
+    def _open_tensorboard(self) -> None:
+        if not (self.is_main and self.cfg.train.tensorboard):
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:  # tensorboard is optional
+            return
+        self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+
+    def _save_sample_grid(self) -> None:
+        if not (self.is_main and self.data.is_image and hasattr(self, "last_negatives")):
+            return
+        from igebm.report.figures import save_grid
+        x, y = self.last_negatives
+        order = torch.argsort(y, stable=True) if y is not None else torch.arange(len(x))
+        (self.run_dir / "samples").mkdir(exist_ok=True)
+        save_grid(x[order][:100].numpy(), self.run_dir / "samples" / f"step_{self.step:07d}.png", nrow=10)
+
+    def _rollback(self, err: TrainingDiverged) -> None:
+        last = ckpt.latest_checkpoint(self.ckpt_dir)
+        if (self.cfg.train.on_divergence != "rollback" or last is None
+                or self.rollbacks >= self.cfg.train.max_rollbacks):
+            raise err
+        rollbacks = self.rollbacks + 1
+        self._load(last)
+        self.rollbacks = rollbacks
+        self.gen.manual_seed(self.cfg.run.seed * 1000 + self.rank + 7919 * rollbacks)
+        self._log({"step": self.step, "event": "rollback", "reason": str(err), "rollbacks": rollbacks})
+
+    def fit(self, max_steps: int | None = None) -> dict[str, Any]:
+        t = self.cfg.train
+        max_steps = t.max_steps if max_steps is None else max_steps
+        deadline = time.time() + 60 * t.max_minutes if t.max_minutes > 0 else math.inf
+        self._open_tensorboard()
+        bar = None
+        if self.is_main and t.progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=max_steps, initial=self.step, desc="train", unit="it", dynamic_ncols=True)
+        t0, start_step = time.time(), self.step
+        stats: dict[str, Any] = {}
+        try:
+            while self.step < max_steps and time.time() < deadline:
+                try:
+                    stats = self.train_step()
+                except TrainingDiverged as err:
+                    self._rollback(err)
+                    continue
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{stats['loss']:.3f}", e_pos=f"{stats['e_pos']:.3f}",
+                                    e_neg=f"{stats['e_neg']:.3f}", refresh=False)
+                if self.step % t.log_every == 0 or self.step == max_steps:
+                    elapsed = time.time() - t0
+                    self._log({**stats, "time": elapsed, "it_per_s": (self.step - start_step) / max(elapsed, 1e-9)})
+                if self.step % t.sample_every == 0:
+                    self._save_sample_grid()
+                if self.step % t.checkpoint_every == 0:
+                    self.save()
+        finally:
+            if bar is not None:
+                bar.close()
+            if self._tb is not None:
+                self._tb.close()
+        self._save_sample_grid()
+        self.save()
+        return {"step": self.step, "seconds": time.time() - t0, **stats}
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
+
+
+def numpy_images(x: torch.Tensor) -> np.ndarray:
+    return x.detach().cpu().float().numpy()
