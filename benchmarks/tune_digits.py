@@ -24,7 +24,8 @@ out = Path(sys.argv[1])
 cfg = load_config("configs/digits.toml" if Path("configs/digits.toml").exists() else None, sys.argv[2:])
 Trainer._save_sample_grid = lambda self: None  # grids are not needed for tuning
 t0 = time.time()
-Trainer(cfg, out).fit()
+if not (out / "checkpoints").exists():  # an existing run is only evaluated
+    Trainer(cfg, out).fit()
 train_s = time.time() - t0
 train, test = load_dataset(cfg.data, "train"), load_dataset(cfg.data, "test")
 judge = get_judge(train, test, Path(".cache/judge_digits.safetensors"), 30, 0)

@@ -64,7 +64,7 @@ def cmd_sample(args) -> None:
 
 def cmd_demo(args) -> None:
     from igebm.tasks.demo import run_demo
-    run_demo(Path(args.out), minutes=args.minutes, overrides=args.set)
+    run_demo(Path(args.out), minutes=args.minutes, overrides=args.set, recipe=args.recipe)
 
 
 def cmd_info(args) -> None:
@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Re-running continues or re-evaluates the same run.")
     d.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")
     d.add_argument("--minutes", type=float, help="cap on training wall-clock minutes")
+    d.add_argument("--recipe", default="digits", help="recipe to demo (default digits; digits_uncond for the unconditional one)")
     d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key")
     d.set_defaults(func=cmd_demo)
 

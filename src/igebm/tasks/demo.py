@@ -118,8 +118,22 @@ def write_generation_section(run: TrainedRun, m: dict) -> None:
                 ("figures/quality_vs_steps.png", "adaptive computation: quality vs. steps")]))
 
 
+# Task suites that add their sections to the demo report: `add_to_demo(run, judge) -> metrics`.
+DEMO_SUITES = ("igebm.tasks.image_suite", "igebm.tasks.generalisation_suite")
+
+
+def run_suites(run: TrainedRun, judge) -> dict:
+    import importlib
+    metrics = {}
+    for name in DEMO_SUITES:
+        suite = importlib.import_module(name)
+        print(f"evaluating {name.rsplit('.', 1)[-1].replace('_', ' ')} ...", flush=True)
+        metrics.update(suite.add_to_demo(run, judge))
+    return metrics
+
+
 def run_demo(out: Path, minutes: float | None = None, overrides: list[str] | None = None,
-             recipe: str = "digits") -> dict:
+             recipe: str = "digits", suites: bool = True) -> dict:
     cfg = load_config(find_recipe(recipe), overrides)
     if minutes is not None:
         cfg.train.max_minutes = minutes
@@ -129,6 +143,8 @@ def run_demo(out: Path, minutes: float | None = None, overrides: list[str] | Non
     judge = run_judge(run)
     metrics = evaluate_generation(run, judge, seed=cfg.run.seed)
     write_generation_section(run, metrics)
+    if suites and run.conditional:
+        metrics.update(run_suites(run, judge))
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     report = render_run_report(out)
     print(f"samples: accuracy {metrics.get('samples_accuracy', float('nan')):.3f}, "
