@@ -103,3 +103,11 @@ def test_resnet_presets_and_conditioning():
         x = torch.rand(1, 1, 8, 8).repeat(2, 1, 1, 1)
         e = m(x, torch.tensor([0, 1]))
     assert e[0] != e[1]
+
+
+def test_sampler_works_inside_no_grad():
+    model = small_resnet().eval()
+    x0 = torch.rand(4, 1, 8, 8)
+    with torch.no_grad():
+        x = LangevinSampler(steps=3).sample(model, x0, torch.zeros(4, dtype=torch.long)).x
+    assert not torch.equal(x, x0)

@@ -78,6 +78,9 @@ class TrainConfig:
     grad_clip: str = "igebm"  # igebm | norm | none
     grad_clip_norm: float = 1.0
     l2_alpha: float = 1.0
+    ce_alpha: float = 0.0  # conditional runs: weight of cross-entropy of softmax(-E(x, y)) on data (JEM-style)
+    ce_batch: int = 32  # data images per step that get the classification term
+    ce_temperature: float = 0.01  # p(y | x) = softmax(-E / T): CD keeps energies small, so T is small
     max_steps: int = 1000
     max_minutes: float = 0.0  # 0 = no wall-clock limit
     ema_decay: float = 0.999

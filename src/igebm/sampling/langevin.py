@@ -83,7 +83,7 @@ class LangevinSampler:
         result = SampleResult(x, torch.empty(0))
         inv_t = 1.0 / self.temperature
         ula_noise = math.sqrt(2.0 * self.step_size)  # target exp(-E/T): gradient of E/T, unit noise
-        with frozen_energy(energy):
+        with frozen_energy(energy), torch.enable_grad():  # works inside a caller's no_grad too
             for k in range(steps):
                 noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
                 if self.parameterization == "igebm":
@@ -102,7 +102,8 @@ class LangevinSampler:
                     result.trace.append(x.detach().cpu().clone())
                     result.trace_energies.append(e.detach().cpu())
                     result.trace_steps.append(k)
-            e_final = energy(x, y).detach()
+            with torch.no_grad():
+                e_final = energy(x, y)
         result.x, result.energies = x.detach(), e_final
         if record_every:
             result.trace.append(result.x.cpu().clone())

@@ -31,7 +31,7 @@ from igebm.errors import UserError
 from igebm.models import build_model
 from igebm.sampling import LangevinSampler, ReplayBuffer
 from igebm.training import checkpoint as ckpt
-from igebm.training.losses import cd_loss, clip_grads_igebm
+from igebm.training.losses import cd_loss, classification_loss, clip_grads_igebm
 
 
 class TrainingDiverged(UserError):
@@ -172,6 +172,12 @@ class Trainer:
         e_pos, e_neg = energies[: t.batch_size], energies[t.batch_size:]
         loss, stats = cd_loss(e_pos, e_neg, t.l2_alpha)
         self._check_divergence(loss, energies)
+        if t.ce_alpha > 0 and self.conditional:
+            n = min(t.ce_batch, t.batch_size)
+            ce, ce_stats = classification_loss(self.model, x_pos[:n].to(dev), y_pos[:n].to(dev),
+                                               self.data.num_classes, t.ce_temperature)
+            loss = loss + t.ce_alpha * ce
+            stats.update(ce_stats)
 
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
