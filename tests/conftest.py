@@ -26,3 +26,20 @@ def tiny_config(**sections) -> Config:
         for k, v in values.items():
             setattr(getattr(cfg, section), k, v)
     return cfg
+
+
+@pytest.fixture(scope="session")
+def tiny_run_dir(tmp_path_factory):
+    """A tiny trained class-conditional digits run shared by the task tests."""
+    from igebm.training import Trainer
+    out = tmp_path_factory.mktemp("runs") / "tiny_cond"
+    Trainer(tiny_config(train={"max_steps": 4}), out).fit()
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_uncond_dir(tmp_path_factory):
+    from igebm.training import Trainer
+    out = tmp_path_factory.mktemp("runs") / "tiny_uncond"
+    Trainer(tiny_config(train={"max_steps": 2}, model={"conditional": False}), out).fit()
+    return out

@@ -1,0 +1,102 @@
+"""OOD detection and robust classification: metrics, sets, attacks, CLI errors."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from igebm.cli import main
+from igebm.errors import UserError
+from igebm.evaluation.ood_metrics import ood_metrics
+from igebm.tasks.ood_sets import GENERATED, make_ood_set
+from igebm.tasks.robustness import classifier_grad_fn, parse_eps, pgd
+
+
+def test_ood_metrics_extremes():
+    good = ood_metrics(np.array([2.0, 3.0, 4.0]), np.array([-1.0, 0.0]))
+    assert good["auroc"] == 1.0 and good["fpr_at_95_tpr"] == 0.0
+    bad = ood_metrics(np.array([-1.0, 0.0]), np.array([2.0, 3.0]))
+    assert bad["auroc"] == 0.0 and bad["fpr_at_95_tpr"] == 1.0
+
+
+def test_generated_sets_are_shaped_and_seeded():
+    x = np.random.default_rng(0).random((30, 1, 8, 8)).astype(np.float32)
+    for name in GENERATED:
+        a, b = make_ood_set(name, x, seed=1), make_ood_set(name, x, seed=1)
+        assert a.shape == x.shape and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1, name
+        assert np.array_equal(a, b), name
+    inv = make_ood_set("inverted", x[:1], n=1)
+    assert np.allclose(inv, 1 - x[:1])
+    assert make_ood_set("letters", x).max() > 0.5  # the glyphs really were drawn
+    with pytest.raises(UserError, match="unknown OOD set"):
+        make_ood_set("clouds", x)
+
+
+def test_on_disk_ood_sets_are_converted_to_the_run_shape(tmp_path):
+    from formats_fixtures import write_cifar100_binary, write_image_folder, write_svhn_mat
+    write_svhn_mat(tmp_path / "svhn", n=4, n_test=5)
+    write_cifar100_binary(tmp_path / "c100", n=4, n_test=5)
+    write_image_folder(tmp_path / "folder", n_per_class=2)
+    x = np.zeros((10, 1, 8, 8), np.float32)
+    for spec in (f"svhn:{tmp_path / 'svhn'}", f"cifar100:{tmp_path / 'c100'}", f"folder:{tmp_path / 'folder'}"):
+        s = make_ood_set(spec, x)
+        assert s.shape[1:] == (1, 8, 8) and 0 < len(s) <= 10, spec
+
+
+def test_pgd_breaks_a_standard_classifier_and_respects_the_ball():
+    from igebm.data.digits import load_digits_split
+    from igebm.tasks.baselines import ResNetClassifier, train_classifier
+    train, test = load_digits_split("train"), load_digits_split("test")
+    torch.manual_seed(0)
+    model = train_classifier(ResNetClassifier(1, "resnet-digits", 16, 10), train.x, train.y, epochs=8)
+    x, y = torch.from_numpy(test.x[:100]), torch.from_numpy(test.y[:100])
+    clean = (model(x).argmax(1) == y).float().mean()
+    assert clean > 0.8
+    x_adv = pgd(classifier_grad_fn(model), x, y, eps=0.5, norm="linf", steps=10)
+    assert (x_adv - x).abs().max() <= 0.5 + 1e-6
+    assert (model(x_adv).argmax(1) == y).float().mean() < 0.05
+    x2 = pgd(classifier_grad_fn(model), x, y, eps=1.0, norm="l2", steps=10)
+    assert (x2 - x).flatten(1).norm(dim=1).max() <= 1.0 + 1e-5
+    assert (model(x2).argmax(1) == y).float().mean() < clean
+
+
+def test_parse_eps():
+    assert parse_eps("0, 0.1,0.2") == [0.0, 0.1, 0.2]
+    with pytest.raises(UserError, match="comma-separated"):
+        parse_eps("0.1;0.2")
+
+
+def one_line(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_cli_errors(tiny_run_dir, tiny_uncond_dir, capsys):
+    assert main(["ood", str(tiny_run_dir), "--ood", "clouds"]) == 2
+    assert "unknown OOD set 'clouds'" in one_line(capsys)
+    assert main(["robustness", str(tiny_run_dir), "--eps", "0.1,abc"]) == 2
+    assert "comma-separated" in one_line(capsys)
+    assert main(["classify", str(tiny_uncond_dir)]) == 2
+    assert "class-conditional" in one_line(capsys)
+
+
+def test_cli_ood_and_classify(tiny_run_dir, tmp_path, capsys):
+    assert main(["ood", str(tiny_run_dir), "--ood", "uniform", "inverted", "--no-baselines",
+                 "--out", str(tmp_path / "o")]) == 0
+    table = json.loads((tmp_path / "o" / "ood.json").read_text())
+    (model, row), = table.items()
+    assert set(row) == {"uniform", "inverted", "average"} and 0 <= row["uniform"]["auroc"] <= 1
+    assert (tmp_path / "o" / "ood_energy_hist.png").exists()
+    assert main(["classify", str(tiny_run_dir), "--num", "8", "--refine-steps", "2"]) == 0
+    assert "clean accuracy" in capsys.readouterr().out
+
+
+def test_cli_robustness_with_baseline(tiny_run_dir, tmp_path, capsys):
+    assert main(["baseline", "train", str(tiny_run_dir), "--kind", "standard", "--epochs", "1"]) == 0
+    assert main(["robustness", str(tiny_run_dir), "--eps", "0,0.3", "--pgd-steps", "2", "--refine-steps", "1",
+                 "--num", "6", "--out", str(tmp_path / "rb")]) == 0
+    res = json.loads((tmp_path / "rb" / "robustness_linf.json").read_text())
+    assert set(res["accuracy"]) == {"ebm (paper attack)", "ebm (adaptive attack)", "standard classifier"}
+    assert (tmp_path / "rb" / "robustness_linf.png").exists()
