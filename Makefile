@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install -q ebmkit torchebm "$(TORCH)" || $(BIN)/python -m pip install -q ebmkit "$(TORCH)"
+	$(BIN)/python -m pip install -q --no-deps ebmkit==0.16.0 torchebm==0.8.9  # both need only torch, already pinned
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

@@ -89,7 +89,7 @@ class LangevinSampler:
                 if self.parameterization == "igebm":
                     x = x + self.noise_std * noise
                 x.requires_grad_(True)
-                e = energy(x, y)
+                e = energy(x) if y is None else energy(x, y)
                 (g,) = torch.autograd.grad(e.sum() * inv_t, x)
                 x = x.detach()
                 if self.grad_clip > 0:
@@ -103,7 +103,7 @@ class LangevinSampler:
                     result.trace_energies.append(e.detach().cpu())
                     result.trace_steps.append(k)
             with torch.no_grad():
-                e_final = energy(x, y)
+                e_final = energy(x) if y is None else energy(x, y)
         result.x, result.energies = x.detach(), e_final
         if record_every:
             result.trace.append(result.x.cpu().clone())
