@@ -156,3 +156,18 @@ def test_one_step_of_each_cifar_recipe(tmp_path):
             "sampler.steps=1", "train.progress=false", "train.tensorboard=false"])
         summary = Trainer(cfg, tmp_path / name).fit()
         assert summary["step"] == 1 and np.isfinite(summary["loss"])
+
+
+def test_classification_term_teaches_min_energy_classification(tmp_path):
+    """With train.ce_alpha > 0, argmin_y E(x, y) becomes a classifier (pure CD leaves it near chance)."""
+    from igebm.training.losses import classification_loss
+    cfg = tiny_config(train={"max_steps": 30, "ce_alpha": 1.0, "ce_batch": 16, "lr": 1e-3},
+                      sampler={"steps": 1})
+    trainer = Trainer(cfg, tmp_path / "ce")
+    x, y = torch.from_numpy(trainer.data.x[:200]), torch.from_numpy(trainer.data.y[:200])
+    before, _ = classification_loss(trainer.model, x, y, 10, cfg.train.ce_temperature)
+    trainer.fit()
+    after, stats = classification_loss(trainer.model, x, y, 10, cfg.train.ce_temperature)
+    assert after < before - 0.3 and stats["train_acc"] > 0.3
+    rows = [json.loads(r) for r in (tmp_path / "ce" / "metrics.jsonl").read_text().splitlines()]
+    assert "ce" in rows[-1] and "train_acc" in rows[-1]

@@ -21,9 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from torch import nn
 
 from igebm.config import Config, save_config
 from igebm.data import ArrayDataset, load_dataset
@@ -298,7 +296,3 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
-
-
-def numpy_images(x: torch.Tensor) -> np.ndarray:
-    return x.detach().cpu().float().numpy()
