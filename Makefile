@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install -q --no-deps ebmkit==0.16.0 torchebm==0.8.9  # both need only torch, already pinned
+	$(BIN)/python -m pip install -q --no-deps ebmkit==0.16.0 torchebm==0.8.9 torchattacks==3.5.1  # need only torch (and numpy/scipy/tqdm) here; torchattacks imports without torchvision
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

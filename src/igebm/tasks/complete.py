@@ -100,12 +100,15 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_complete)
 
 
-def completion_baselines(train_x: np.ndarray, x: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
-    """Three non-EBM completions of the hidden pixels, for comparison.
+def completion_baselines(train_x: np.ndarray, x: np.ndarray, mask: np.ndarray,
+                         train_y: np.ndarray | None = None, y: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Non-EBM completions of the hidden pixels, for comparison.
 
     mean image; the nearest training image by its visible pixels; and the
     conditional Gaussian, i.e. linear-Gaussian regression of hidden on visible
-    pixels (scikit-learn Ridge with a small penalty, the posterior mean).
+    pixels (scikit-learn Ridge with a small penalty, the posterior mean). With
+    labels, also the nearest neighbour within the same class, so that an EBM
+    conditioned on the true class is compared with a baseline that knows it too.
     """
     from sklearn.linear_model import Ridge
 
@@ -118,4 +121,8 @@ def completion_baselines(train_x: np.ndarray, x: np.ndarray, mask: np.ndarray) -
     reg = Ridge(alpha=1.0).fit(tr[:, ~hid], tr[:, hid])
     gauss = xs.copy()
     gauss[:, hid] = np.clip(reg.predict(xs[:, ~hid]), 0, 1)
-    return {"mean image": fill(mean), "nearest neighbour": fill(nearest), "conditional Gaussian": gauss.reshape(x.shape)}
+    out = {"mean image": fill(mean), "nearest neighbour": fill(nearest), "conditional Gaussian": gauss.reshape(x.shape)}
+    if train_y is not None and y is not None:
+        same = np.where(train_y[None, :] == y[:, None], d, np.inf)
+        out["nearest neighbour (same class)"] = fill(tr[same.argmin(1)])
+    return out

@@ -152,10 +152,12 @@ def min_energy_labels(run: TrainedRun, x: torch.Tensor, batch: int = 512) -> tor
     return torch.cat(out)
 
 
-def labels_for(run: TrainedRun, inputs: ImageInputs, x_guess: np.ndarray, source: str) -> torch.Tensor | None:
-    """Labels to condition on: 'given' (from the input, when known) or 'infer' (min energy of x_guess)."""
+def labels_for(run: TrainedRun, inputs: ImageInputs, x_guess: np.ndarray, source: str | None) -> torch.Tensor | None:
+    """Labels to condition on: 'given' (from the input), 'infer' (min energy of x_guess), or None:
+    given when the input has labels, else inferred."""
     if not run.conditional:
         return None
+    source = source or ("given" if inputs.labels is not None else "infer")
     if source == "given":
         if inputs.labels is None:
             raise UserError("--labels given needs labels in the input (npz 'labels' or a labelled split); use --labels infer")
@@ -192,7 +194,7 @@ def add_input_args(p, num_default: int | None = None) -> None:
     src.add_argument("--input", help="npz with 'images' (N, C, H, W) in [0, 1] and optional 'labels'")
     src.add_argument("--split", choices=["train", "test"], help="use the run's own dataset split")
     p.add_argument("--num", type=int, default=num_default, help="use only the first NUM images")
-    p.add_argument("--labels", choices=["given", "infer"], default="infer",
-                   help="conditional runs: condition on the input's labels, or infer them as the "
-                        "min-energy class of the input (default infer: no label is assumed)")
+    p.add_argument("--labels", choices=["given", "infer"],
+                   help="conditional runs: condition on the input's labels (the default when the input "
+                        "has them, as in the paper), or infer them as the min-energy class of the input")
     p.add_argument("--seed", type=int, default=0)
