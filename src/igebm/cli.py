@@ -50,12 +50,13 @@ def cmd_sample(args) -> None:
         raise UserError(f"--label {args.label} is out of range: the run has classes 0..{run.num_classes - 1}")
     import torch
     labels = make_labels(run, args.num, args.label, args.all_labels, torch.Generator().manual_seed(args.seed))
-    x = generate(run, args.num, labels, args.steps, args.seed)
+    steps = args.steps or run.cfg.eval.headline_steps or run.sampler.steps
+    x = generate(run, args.num, labels, steps, args.seed)
     out = Path(args.out or Path(args.run_dir) / "samples.npz")
     out.parent.mkdir(parents=True, exist_ok=True)
     lab = labels.numpy() if labels is not None else np.full(args.num, -1)
     np.savez_compressed(out, images=x.numpy().astype(np.float32), labels=lab.astype(np.int64))
-    print(f"wrote {args.num} samples ({args.steps or run.sampler.steps} steps) to {out}")
+    print(f"wrote {args.num} samples ({steps} steps) to {out}")
     if args.grid:
         from igebm.report.figures import save_grid
         save_grid(x.numpy(), args.grid, nrow=10)
@@ -110,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--num", type=int, default=100, help="number of samples (default 100)")
     s.add_argument("--label", type=int, help="class to condition on (conditional runs)")
     s.add_argument("--all-labels", action="store_true", help="cycle through all classes")
-    s.add_argument("--steps", type=int, help="Langevin steps (default: the run's sampler.steps)")
+    s.add_argument("--steps", type=int, help="Langevin steps (default: the run's eval.headline_steps, "
+                                             "else its sampler.steps)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", help="npz file with images (N,C,H,W) float32 in [0,1] and labels (default RUN_DIR/samples.npz)")
     s.add_argument("--grid", help="also write a PNG grid here")

@@ -1,8 +1,10 @@
 """Classification by lowest energy, and its robustness to PGD attacks.
 
 `EnergyClassifier` predicts argmin_y E(x, y), optionally after N Langevin
-refinement steps kept inside an epsilon ball around the input (the paper:
-10 steps). Each class hypothesis y refines its own copy of x under E(., y).
+refinement steps kept inside the epsilon ball around the input (the paper:
+10 steps in an L-inf ball of 8/255). Each class hypothesis y refines its own
+copy of x under E(., y). Under attack the ball is the attack's own epsilon, so
+at epsilon 0 the classifier is the plain argmin.
 
 PGD (random start, L-inf or L2) attacks it in two modes:
 - `paper`: the gradient of the un-refined classifier, as the released code does;
@@ -42,17 +44,17 @@ class EnergyClassifier:
     def refined_logits(self, x: torch.Tensor, generator: torch.Generator | None = None,
                        straight_through: bool = False) -> torch.Tensor:
         """Logits after refinement; with straight_through, gradients pass to x as if refinement were identity."""
-        if self.refine_steps <= 0:
+        if self.refine_steps <= 0 or self.eps <= 0:  # a ball of radius 0 leaves nothing to refine
             return self.logits(x)
         n = len(x)
         x0 = x.detach().repeat(self.k, 1, 1, 1)
         ys = torch.arange(self.k).repeat_interleave(n)
         box = None
-        if self.eps > 0 and self.norm == "linf":
+        if self.norm == "linf":
             box = ((x0 - self.eps).clamp(0, 1), (x0 + self.eps).clamp(0, 1))
         xr = self.run.sampler.sample(self.run.energy, x0, ys, steps=self.refine_steps, generator=generator,
                                      clamp_box=box).x
-        if self.eps > 0 and self.norm == "l2":
+        if self.norm == "l2":
             xr = x0 + project_l2(xr - x0, self.eps)
         if straight_through:
             xs = x.repeat(self.k, 1, 1, 1)
