@@ -4,6 +4,8 @@ Generated sets take the in-distribution test images as a template (shape,
 count), so they work for any image dataset, not only the digits. On-disk
 sets are written `svhn:PATH`, `cifar100:PATH`, `cifar10:PATH`, `mnist:PATH` or
 `folder:PATH` and are resized and converted to the run's image shape.
+Every set is drawn from `numpy.random.default_rng(seed)`, so a seed gives the
+same images on every machine.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def make_ood_set(name: str, in_test: np.ndarray, n: int | None = None, seed: int
                    "cifar10": lambda: formats.load_cifar(path, "test", num_classes=10),
                    "cifar100": lambda: formats.load_cifar(path, "test", num_classes=100),
                    "mnist": lambda: formats.load_mnist(path, "test"),
-                   "folder": lambda: formats.load_image_folder(path, "test")}
+                   "folder": lambda: formats.load_image_folder(path, "test", size=shape[1] if shape[1] == shape[2] else None)}
         x = loaders[kind]().x
         return _resize(x[rng.permutation(len(x))[:n]], shape)
     if kind == "uniform":
@@ -87,12 +89,15 @@ def make_ood_set(name: str, in_test: np.ndarray, n: int | None = None, seed: int
     if kind == "constant":
         return np.broadcast_to(rng.random((n, 1, 1, 1)), (n, *shape)).astype(np.float32).copy()
     pick = lambda: in_test[rng.integers(0, len(in_test), n)]  # noqa: E731
-    if kind == "interp":
-        return (0.5 * (pick() + pick())).astype(np.float32)
+    if kind == "interp":  # two different test images per pair
+        first = rng.integers(0, len(in_test), n)
+        second = (first + rng.integers(1, max(len(in_test), 2), n)) % len(in_test)
+        return (0.5 * (in_test[first] + in_test[second])).astype(np.float32)
     if kind == "inverted":
         return (1.0 - pick()).astype(np.float32)
-    if kind == "rot90":
-        return np.ascontiguousarray(np.rot90(pick(), 1, axes=(2, 3)))
+    if kind == "rot90":  # non-square images turn by 180 degrees so the shape is kept
+        turns = 1 if shape[1] == shape[2] else 2
+        return np.ascontiguousarray(np.rot90(pick(), turns, axes=(2, 3)))
     if kind == "shapes":
         return _render(_shape, n, shape, rng)
     if kind == "letters":
