@@ -1,47 +1,114 @@
-"""Image tasks on a trained digits run, against the issue's targets.
+"""Image tasks on a trained run, against the issue's targets (2-core CPU: about 10 minutes on the digits).
 
-Usage: python benchmarks/image_tasks.py RUN_DIR [--num 360] [--morph-per-pair 10]
-Completion (bottom-half, center-box; S=4; conditioned on the true class, the default, and with
-labels inferred by min energy), salt-and-pepper restoration vs a 3x3 median filter,
-morph success over all 90 ordered class pairs, and the steps curve.
+Usage:
+    python benchmarks/image_tasks.py RUN_DIR [--parts complete,restore,morph,curve] [--infer-labels]
+        [--num 360] [--samples 4] [--rounds 3] [--steps 20] [--step-size S] [--noise N] [--temperature T]
+        [--restore-rounds 1] [--restore-steps 10] [--morph-per-pair 10] [--morph-steps 300]
+        [--curve-num 500] [--json OUT.json] [--figures DIR]
+
+Completion (bottom-half and center-box masks on the test split, S completions, conditioned on the
+true class as the task's default; with --infer-labels also on the min-energy class) against the
+mean image, nearest neighbour and conditional Gaussian (and their same-class versions);
+salt-and-pepper restoration against a 3x3 median filter; morph success over all ordered class
+pairs; the steps curve. Prints markdown tables, then one JSON line with everything.
+The chain flags are the task knobs, for tuning (--step-size, --noise and --temperature apply to the
+completion, restoration and morph chains alike; tune one task at a time with --parts); unset = the
+commands' defaults. The steps curve always uses the run's own sampler, as `igebm sample` does.
 """
 
 import argparse
+import dataclasses
 import json
+import time
+from pathlib import Path
 
 from igebm.tasks.demo import run_judge
-from igebm.tasks.image_suite import evaluate_completion, evaluate_image_tasks
-from igebm.tasks.steps_curve import steps_curve
+from igebm.tasks.image_suite import BASELINES, SuiteSettings, evaluate_image_tasks
+from igebm.tasks.images import Chain
+from igebm.tasks.steps_curve import steps_table
 from igebm.training import load_run
 
-p = argparse.ArgumentParser()
+p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 p.add_argument("run_dir")
+p.add_argument("--parts", default="complete,restore,morph,curve")
+p.add_argument("--infer-labels", action="store_true", help="also complete/restore with min-energy labels")
 p.add_argument("--num", type=int, default=360)
+p.add_argument("--samples", type=int, default=4)
+p.add_argument("--rounds", type=int)
+p.add_argument("--steps", type=int)
+p.add_argument("--step-size", type=float)
+p.add_argument("--noise", type=float)
+p.add_argument("--temperature", type=float)
+p.add_argument("--restore-rounds", type=int)
+p.add_argument("--restore-steps", type=int)
 p.add_argument("--morph-per-pair", type=int, default=10)
-p.add_argument("--morph-steps", type=int, default=300)
+p.add_argument("--morph-steps", type=int)
+p.add_argument("--curve-num", type=int, default=500)
+p.add_argument("--seed", type=int, default=0)
+p.add_argument("--json", help="also write the results here")
+p.add_argument("--figures", help="write the figures (completions, restoration, morph matrix, strip, GIF, curve) here")
 args = p.parse_args()
+
+base = SuiteSettings()
+knobs = {k: v for k, v in dict(step_size=args.step_size, noise_std=args.noise, temperature=args.temperature).items()
+         if v is not None}
+
+
+def chain(default: Chain, **counts) -> Chain:
+    return dataclasses.replace(default, **knobs, **{k: v for k, v in counts.items() if v is not None})
+
+
+s = SuiteSettings(
+    num=args.num, samples=args.samples,
+    complete_chain=chain(base.complete_chain, rounds=args.rounds, steps=args.steps),
+    restore_chain=chain(base.restore_chain, rounds=args.restore_rounds, steps=args.restore_steps),
+    morph_per_pair=args.morph_per_pair, morph_steps=args.morph_steps or base.morph_steps,
+    morph_chain=chain(base.morph_chain), curve_num=args.curve_num)
+parts = tuple(args.parts.split(","))
 
 run = load_run(args.run_dir)
 judge = run_judge(run)
-r = evaluate_image_tasks(run, judge, num=args.num, morph_per_pair=args.morph_per_pair, morph_steps=args.morph_steps)
-steps = run.sampler.steps
-inferred = [evaluate_completion(run, judge, m, args.num, 4, 3, steps, labels="infer")[0] for m in ("bottom-half", "center-box")]
-curve = steps_curve(run, judge, [10, 20, 40, 80, 160, 320], num=500)
+t0 = time.time()
+fig_dir = Path(args.figures) if args.figures else None
+if fig_dir is not None:
+    fig_dir.mkdir(parents=True, exist_ok=True)
+r = evaluate_image_tasks(run, judge, s, fig_dir=fig_dir, seed=args.seed, parts=parts)
+if args.infer_labels:
+    inferred = evaluate_image_tasks(run, judge, dataclasses.replace(s, labels="infer"), seed=args.seed,
+                                    parts=tuple(x for x in parts if x in ("complete", "restore")))
+    r["completion"] = r.get("completion", []) + inferred.get("completion", [])
+    r["restoration_inferred_labels"] = inferred.get("restoration")
+r["settings"] = {"run": str(Path(args.run_dir)), "run_step": run.step, "seconds": round(time.time() - t0, 1),
+                 "complete_chain": s.complete_chain.describe(run), "restore_chain": s.restore_chain.describe(run),
+                 "morph_steps": s.morph_steps, "morph_chain": s.morph_chain.describe(run), **vars(args)}
 
-print("\n## Completion (MSE on hidden pixels, S = 4)")
-print("| mask | EBM labels | EBM best of S | EBM mean of S | mean image | nearest neighbour | conditional Gaussian | "
-      "nearest neighbour (same class) | diversity | judge agrees |")
-print("|---|---|---|---|---|---|---|---|---|---|")
-for row in r["completion"] + inferred:
-    print(f"| {row['mask']} | {row['labels']} | {row['mse_best_of_s']:.4f} | {row['mse_mean_of_s']:.4f} | "
-          f"{row['mse mean image']:.4f} | {row['mse nearest neighbour']:.4f} | {row['mse conditional Gaussian']:.4f} | "
-          f"{row['mse nearest neighbour (same class)']:.4f} | {row['diversity']:.3f} | {row['judge_agrees']:.3f} |")
-m = r["restoration"]
-print("\n## Salt-and-pepper restoration (PSNR, dB)")
-print(f"corrupted {m['psnr_corrupted']:.2f} | EBM {m['psnr_restored']:.2f} | 3x3 median {m['psnr_median3']:.2f}")
-print(f"\n## Morph success over 90 ordered pairs: {r['morph_success_mean']:.3f}")
-print("\n## Steps curve")
-print("| steps | accuracy | FD / floor | saturation | diversity |\n|---|---|---|---|---|")
-for row in curve:
-    print(f"| {row['steps']} | {row['accuracy']:.3f} | {row['frechet_ratio']:.2f} | {row['saturation']:.3f} | {row['diversity']:.3f} |")
-print(json.dumps({"image_tasks": r, "inferred_label_completion": inferred, "steps_curve": curve}))
+if "completion" in r:
+    print(f"\n## Completion (MSE on the hidden pixels, S = {s.samples}, {args.num} test images)")
+    extra = [k[4:] for k in r["completion"][0] if k.startswith("mse ") and k[4:] not in BASELINES]
+    print("| mask | EBM conditioned on | EBM best of S | EBM mean of S | EBM average of the S | "
+          + " | ".join(BASELINES + tuple(extra)) + " | diversity | judge agrees |")
+    print("|---" * (7 + len(BASELINES) + len(extra)) + "|")
+    for row in r["completion"]:
+        print(f"| {row['mask']} | {row['conditioned_on']} | {row['mse_best_of_s']:.4f} | {row['mse_mean_of_s']:.4f} | "
+              f"{row['mse_of_average']:.4f} | "
+              + " | ".join(f"{row['mse ' + b]:.4f}" for b in BASELINES + tuple(extra))
+              + f" | {row['diversity']:.3f} | {row['judge_agrees']:.3f} |")
+for key in ("restoration", "restoration_inferred_labels"):
+    if r.get(key):
+        m = r[key]
+        print(f"\n## Salt-and-pepper restoration, conditioned on the {m['conditioned_on']} class (PSNR, dB)")
+        print(f"| corrupted | EBM | 3x3 median |\n|---|---|---|\n"
+              f"| {m['psnr_corrupted']:.2f} | {m['psnr_restored']:.2f} | {m['psnr_median3']:.2f} |")
+if "morph_success_mean" in r:
+    print(f"\n## Morph over {len(r['morph_success_matrix']) ** 2 - len(r['morph_success_matrix'])} ordered pairs: "
+          f"success {r['morph_success_mean']:.3f}, still the source class {r['morph_still_source_mean']:.3f}")
+    print("| from \\ to | " + " | ".join(map(str, range(len(r["morph_success_matrix"])))) + " |")
+    print("|---" * (len(r["morph_success_matrix"]) + 1) + "|")
+    for a, row in enumerate(r["morph_success_matrix"]):
+        print(f"| {a} | " + " | ".join("-" if v < 0 else f"{v:.1f}" for v in row) + " |")
+if "steps_curve" in r:
+    print("\n## Steps curve\n" + steps_table(r["steps_curve"]))
+print(f"\n({r['settings']['seconds']} s)")
+print(json.dumps(r))
+if args.json:
+    Path(args.json).write_text(json.dumps(r, indent=2))

@@ -81,14 +81,26 @@ def load_classifier(path: Path) -> ResNetClassifier:
 
 
 class GaussianMixtureDensity:
-    """log p(x) under a full-covariance Gaussian mixture on flattened pixels."""
+    """log p(x) under a Gaussian mixture on flattened pixels.
 
-    def __init__(self, components: int = 10, seed: int = 0):
-        from sklearn.mixture import GaussianMixture
-        self.gmm = GaussianMixture(components, covariance_type="full", reg_covar=1e-3, random_state=seed)
+    Full covariances up to `FULL_COVARIANCE_MAX_DIM` pixels (digits, MNIST);
+    diagonal ones above (CIFAR's 3072 dims would need 10 x 3072^2 floats).
+    """
+
+    FULL_COVARIANCE_MAX_DIM = 1024
+
+    def __init__(self, components: int = 10, seed: int = 0, covariance: str = "auto"):
+        self.components, self.seed, self.covariance = components, seed, covariance
 
     def fit(self, x: np.ndarray) -> "GaussianMixtureDensity":
-        self.gmm.fit(x.reshape(len(x), -1))
+        from sklearn.mixture import GaussianMixture
+        flat = x.reshape(len(x), -1)
+        kind = self.covariance
+        if kind == "auto":
+            kind = "full" if flat.shape[1] <= self.FULL_COVARIANCE_MAX_DIM else "diag"
+        self.gmm = GaussianMixture(min(self.components, len(flat)), covariance_type=kind, reg_covar=1e-3,
+                                   random_state=self.seed)
+        self.gmm.fit(flat)
         return self
 
     def log_prob(self, x: np.ndarray) -> np.ndarray:

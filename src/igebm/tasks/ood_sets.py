@@ -75,11 +75,12 @@ def make_ood_set(name: str, in_test: np.ndarray, n: int | None = None, seed: int
     kind, _, path = name.partition(":")
     if kind in ON_DISK and path:
         from igebm.data import formats
+        square = shape[1] if shape[1] == shape[2] else None  # folders of mixed sizes load at the run's size
         loaders = {"svhn": lambda: formats.load_svhn(path, "test"),
                    "cifar10": lambda: formats.load_cifar(path, "test", num_classes=10),
                    "cifar100": lambda: formats.load_cifar(path, "test", num_classes=100),
                    "mnist": lambda: formats.load_mnist(path, "test"),
-                   "folder": lambda: formats.load_image_folder(path, "test", size=shape[1] if shape[1] == shape[2] else None)}
+                   "folder": lambda: formats.load_image_folder(path, "test", size=square)}
         x = loaders[kind]().x
         return _resize(x[rng.permutation(len(x))[:n]], shape)
     if kind == "uniform":

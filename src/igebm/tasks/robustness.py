@@ -180,17 +180,34 @@ def evaluate_robustness(run: TrainedRun, norm: str, eps_list: list[float], pgd_s
             "refine_steps": refine_steps, "accuracy": results}
 
 
+BASELINE_KINDS = ("standard", "pgd-adversarial")
+
+
+def baseline_path(run_dir: Path, kind: str) -> Path:
+    return Path(run_dir) / "baselines" / f"classifier_{kind}.safetensors"
+
+
+def baseline_meta(run_dir: Path, kind: str) -> dict | None:
+    """The JSON sidecar of a trained baseline (epochs, test accuracy, ...), or None."""
+    path = baseline_path(run_dir, kind).with_suffix(".json")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def load_baselines(run_dir: Path) -> dict:
     from igebm.tasks.baselines import load_classifier
     found = {}
-    for kind in ("standard", "pgd-adversarial"):
-        path = Path(run_dir) / "baselines" / f"classifier_{kind}.safetensors"
+    for kind in BASELINE_KINDS:
+        path = baseline_path(run_dir, kind)
         if path.is_file():
             found[f"{kind} classifier"] = load_classifier(path)
     return found
 
 
-def train_baseline(run: TrainedRun, kind: str, epochs: int = 15, adv_eps: float = 0.1, seed: int = 0) -> Path:
+def train_baseline(run: TrainedRun, kind: str, epochs: int = 15, adv_eps: float = 0.1, seed: int = 0,
+                   adv_steps: int = 7) -> Path:
     from igebm.tasks.baselines import ResNetClassifier, save_module, train_classifier
     train = run.dataset("train")
     cfg = run.cfg.model
@@ -198,15 +215,15 @@ def train_baseline(run: TrainedRun, kind: str, epochs: int = 15, adv_eps: float 
     model = ResNetClassifier(train.shape[0], cfg.arch, cfg.channels, train.num_classes)
     attack = None
     if kind == "pgd-adversarial":
-        attack = lambda m, xb, yb: pgd(classifier_grad_fn(m), xb, yb, adv_eps, "linf", 7, seed=seed)  # noqa: E731
+        attack = lambda m, xb, yb: pgd(classifier_grad_fn(m), xb, yb, adv_eps, "linf", adv_steps, seed=seed)  # noqa: E731
     train_classifier(model, train.x, train.y, epochs, attack=attack, seed=seed)
     test = run.dataset("test")
     with torch.no_grad():
         acc = float((model(torch.from_numpy(test.x)).argmax(1).numpy() == test.y).mean())
-    path = run.run_dir / "baselines" / f"classifier_{kind}.safetensors"
+    path = baseline_path(run.run_dir, kind)
     save_module(model, path, {"kind": kind, "in_channels": train.shape[0], "arch": cfg.arch, "channels": cfg.channels,
                               "num_classes": train.num_classes, "epochs": epochs, "adv_eps_linf": adv_eps,
-                              "test_accuracy": acc})
+                              "adv_steps": adv_steps if kind == "pgd-adversarial" else 0, "test_accuracy": acc})
     return path
 
 
@@ -228,26 +245,37 @@ def cmd_robustness(args) -> None:
     run = load_run(args.run_dir)
     EnergyClassifier(run)  # fails early for unconditional runs
     attacks = ("paper", "adaptive") if args.attack == "both" else (args.attack,)
+    if args.eot < 1:
+        raise UserError(f"--eot must be at least 1, got {args.eot}")
     res = evaluate_robustness(run, args.norm, eps, args.pgd_steps, args.restarts, args.refine_steps, attacks,
-                              args.num, args.seed, load_baselines(run.run_dir))
+                              args.num, args.seed, load_baselines(run.run_dir), args.eot)
     out = Path(args.out or Path(args.run_dir) / "robustness")
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"robustness_{args.norm}.json"
     path.write_text(json.dumps(res, indent=2))
+    merged_path = out / "robustness.json"  # every norm run so far into this folder, keyed by norm
+    try:
+        merged = json.loads(merged_path.read_text())
+    except (OSError, ValueError):
+        merged = {}
+    merged[args.norm] = res
+    merged_path.write_text(json.dumps(merged, indent=2))
     series = {name: [accs[f"{e:g}"] for e in eps] for name, accs in res["accuracy"].items()}
     plot_lines(eps, series, out / f"robustness_{args.norm}.png", f"epsilon ({args.norm})", "accuracy",
                f"Accuracy under PGD ({args.norm})")
     print(f"{'model':<32}" + "".join(f"{e:>8g}" for e in eps))
     for name, accs in series.items():
         print(f"{name:<32}" + "".join(f"{a:>8.3f}" for a in accs))
-    print(f"wrote {path} and {out}/robustness_{args.norm}.png")
+    print(f"wrote {merged_path} ({args.norm} under key '{args.norm}'), {path} and {out}/robustness_{args.norm}.png")
 
 
 def cmd_baseline(args) -> None:
     run = load_run(args.run_dir)
     if not run.num_classes:
         raise UserError("baselines are classifiers: the run's dataset needs labels")
-    path = train_baseline(run, args.kind, args.epochs, args.adv_eps, args.seed)
+    if args.epochs < 1 or args.adv_steps < 1:
+        raise UserError("--epochs and --adv-steps must be at least 1")
+    path = train_baseline(run, args.kind, args.epochs, args.adv_eps, args.seed, args.adv_steps)
     meta = json.loads(path.with_suffix(".json").read_text())
     print(f"trained {args.kind} classifier: test accuracy {meta['test_accuracy']:.3f}; saved {path}")
 
@@ -269,9 +297,14 @@ def register(sub) -> None:
     r.add_argument("run_dir")
     r.add_argument("--norm", choices=["linf", "l2"], default="linf")
     r.add_argument("--eps", default="0,0.05,0.1,0.2,0.3", help="comma-separated budgets (default 0,0.05,0.1,0.2,0.3)")
-    r.add_argument("--pgd-steps", type=int, default=20)
-    r.add_argument("--restarts", type=int, default=1)
-    r.add_argument("--refine-steps", type=int, default=10)
+    r.add_argument("--pgd-steps", type=int, default=20,
+                   help="PGD iterations per restart (default 20; step 2.5 eps / steps)")
+    r.add_argument("--restarts", type=int, default=1,
+                   help="random restarts; an image counts as broken if any restart fools the classifier (default 1)")
+    r.add_argument("--refine-steps", type=int, default=10,
+                   help="Langevin refinement steps of the energy classifier, inside the attack's ball (default 10)")
+    r.add_argument("--eot", type=int, default=2,
+                   help="adaptive attack: refinement-noise samples averaged per gradient (default 2)")
     r.add_argument("--attack", choices=["paper", "adaptive", "both"], default="both",
                    help="paper: gradient without refinement (as released); adaptive: BPDA + EOT through it")
     r.add_argument("--num", type=int, default=200, help="test images to attack (default 200)")
@@ -284,7 +317,8 @@ def register(sub) -> None:
     t = bsub.add_parser("train", help="train a standard or PGD-adversarial classifier of the EBM's size")
     t.add_argument("run_dir")
     t.add_argument("--kind", choices=["standard", "pgd-adversarial"], required=True)
-    t.add_argument("--epochs", type=int, default=15)
+    t.add_argument("--epochs", type=int, default=15, help="passes over the training split (default 15)")
     t.add_argument("--adv-eps", type=float, default=0.1, help="L-inf budget of adversarial training (default 0.1)")
+    t.add_argument("--adv-steps", type=int, default=7, help="PGD steps per batch of adversarial training (default 7)")
     t.add_argument("--seed", type=int, default=0)
     t.set_defaults(func=cmd_baseline)
