@@ -100,3 +100,35 @@ def test_cli_robustness_with_baseline(tiny_run_dir, tmp_path, capsys):
     res = json.loads((tmp_path / "rb" / "robustness_linf.json").read_text())
     assert set(res["accuracy"]) == {"ebm (paper attack)", "ebm (adaptive attack)", "standard classifier"}
     assert (tmp_path / "rb" / "robustness_linf.png").exists()
+
+
+def _copy_run(src, tmp_path):
+    import shutil
+    return shutil.copytree(src, tmp_path / "run")
+
+
+def test_demo_suite_reports_ood_for_an_unconditional_run_and_skips_classification(tiny_uncond_dir, tmp_path):
+    from igebm.report import load_sections
+    from igebm.tasks import generalisation_suite
+    from igebm.training import load_run
+    run = load_run(_copy_run(tiny_uncond_dir, tmp_path))
+    metrics = generalisation_suite.add_to_demo(run, judge=None)
+    titles = [s.title for s in load_sections(run.run_dir)]
+    assert titles == ["Out-of-distribution detection"]
+    assert "robust_accuracy_linf" not in metrics
+    assert {"Gaussian mixture", "MADE (autoregressive)"} <= set(metrics["ood_auroc_average"])
+    assert 0.0 <= metrics["ebm_ood_auroc_average"] <= 1.0
+
+
+def test_demo_suite_says_when_the_ebm_cannot_classify(tiny_run_dir, tmp_path):
+    """A barely trained conditional model is near chance: the report must say so, not just plot it."""
+    from igebm.report import load_sections
+    from igebm.tasks import generalisation_suite
+    from igebm.training import load_run
+    run = load_run(_copy_run(tiny_run_dir, tmp_path))
+    metrics = generalisation_suite.add_to_demo(run, judge=None, num_attacked=20)
+    robust = {s.title: s for s in load_sections(run.run_dir)}["Robust classification"]
+    clean = min(a["0"] for name, a in metrics["robust_accuracy_linf"].items() if name.startswith("ebm"))
+    assert clean < generalisation_suite.WEAK_CLASSIFIER
+    assert f"classifies only {clean:.2f}" in robust.text and "ce_alpha" in robust.text
+    assert (run.run_dir / "figures" / "robustness_linf.png").is_file()

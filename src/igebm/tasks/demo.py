@@ -119,6 +119,7 @@ def write_generation_section(run: TrainedRun, m: dict) -> None:
 
 
 # Task suites that add their sections to the demo report: `add_to_demo(run, judge) -> metrics`.
+# Each suite skips what the run cannot do (e.g. classification for an unconditional run).
 DEMO_SUITES = ("igebm.tasks.image_suite", "igebm.tasks.generalisation_suite")
 
 
@@ -143,7 +144,7 @@ def run_demo(out: Path, minutes: float | None = None, overrides: list[str] | Non
     judge = run_judge(run)
     metrics = evaluate_generation(run, judge, seed=cfg.run.seed)
     write_generation_section(run, metrics)
-    if suites and run.conditional:
+    if suites:
         metrics.update(run_suites(run, judge))
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     report = render_run_report(out)

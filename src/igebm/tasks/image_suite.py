@@ -111,6 +111,8 @@ def evaluate_image_tasks(run: TrainedRun, judge, s: SuiteSettings = SuiteSetting
 
 def add_to_demo(run: TrainedRun, judge) -> dict:
     """Run the four image tasks at demo size, add report sections, return metrics for metrics.json."""
+    if not run.conditional:  # the demo sizes and judgements assume a label to condition on
+        return {}
     fig = run.run_dir / "figures"
     fig.mkdir(parents=True, exist_ok=True)
     s = DEMO_SETTINGS

@@ -21,7 +21,7 @@ from igebm.tasks.images import (CORRUPTION_HELP, Chain, add_chain_args, add_inpu
                                 read_inputs, refine)
 from igebm.training.run import TrainedRun, load_run
 
-DEFAULT_CHAIN = Chain(rounds=1)  # K = the run's sampler.steps; longer chains drift from the input (docs/results)
+DEFAULT_CHAIN = Chain(rounds=1)  # K = the run's sampler.steps; longer chains drift from the input (docs/RESULTS.md)
 
 
 def restore(run: TrainedRun, corrupted: np.ndarray, y: torch.Tensor | None, chain: Chain = DEFAULT_CHAIN,
