@@ -132,3 +132,20 @@ def test_demo_suite_says_when_the_ebm_cannot_classify(tiny_run_dir, tmp_path):
     assert clean < generalisation_suite.WEAK_CLASSIFIER
     assert f"classifies only {clean:.2f}" in robust.text and "ce_alpha" in robust.text
     assert (run.run_dir / "figures" / "robustness_linf.png").is_file()
+
+
+def test_ood_needs_an_image_run_and_the_demo_suite_skips_others(tmp_path, capsys):
+    """A 2-D toy run has no images to compare with OOD images: one line and exit 2, and no demo section."""
+    from conftest import tiny_config
+
+    from igebm.tasks import generalisation_suite
+    from igebm.training import Trainer, load_run
+    cfg = tiny_config(data={"name": "toy2d", "toy_size": 200, "dequantize": False},
+                      model={"arch": "mlp", "conditional": False, "hidden": 16, "depth": 2, "spectral_norm": False},
+                      sampler={"parameterization": "ula", "step_size": 0.01, "grad_clip": 0.0, "clamp": False},
+                      train={"max_steps": 2})
+    Trainer(cfg, tmp_path / "toy").fit()
+    assert main(["ood", str(tmp_path / "toy"), "--no-baselines"]) == 2
+    err = capsys.readouterr().err
+    assert "not an image dataset" in err and "Traceback" not in err
+    assert generalisation_suite.add_to_demo(load_run(tmp_path / "toy"), judge=None) == {}

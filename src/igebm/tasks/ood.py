@@ -80,6 +80,8 @@ def evaluate_ood(run: TrainedRun, sets: list[str], score: str = "energy", in_spl
                  baselines: bool = True, quick: bool = False, seed: int = 0) -> tuple[dict, dict]:
     """Returns ({model: {set: metrics}}, {set: EBM scores}) for the histograms."""
     check_set_names(sets)
+    if not run.dataset("train").is_image:
+        raise UserError(f"OOD sets are images; '{run.cfg.data.name}' is not an image dataset")
     x_in = run.dataset(in_split).x
     data = {name: make_ood_set(name, x_in, seed=seed) for name in sets}
     models = {f"EBM ({resolve_score(run, score)})": lambda x: energy_score(run, x, score)}
