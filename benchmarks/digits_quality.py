@@ -13,7 +13,7 @@ import json
 import time
 from pathlib import Path
 
-from igebm.tasks.demo import run_demo
+from igebm.report.demo import run_demo
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--out", default="runs/bench")

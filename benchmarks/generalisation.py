@@ -19,10 +19,12 @@ import time
 import numpy as np
 import torch
 
-from igebm.tasks.generalisation_suite import WEAK_CLASSIFIER, ensure_baselines
-from igebm.tasks.ood import auroc_rows, evaluate_ood
-from igebm.tasks.ood_sets import GENERATED
-from igebm.tasks.robustness import EnergyClassifier, evaluate_robustness
+from igebm.evaluation.baselines.classifiers import ensure_baselines
+from igebm.report.sections.generalisation import WEAK_CLASSIFIER
+from igebm.evaluation.ood import auroc_rows, evaluate_ood
+from igebm.data.ood_sets import GENERATED
+from igebm.evaluation.attacks import evaluate_robustness
+from igebm.tasks.generalisation.classify import EnergyClassifier
 from igebm.training import load_run
 
 p = argparse.ArgumentParser()
@@ -41,7 +43,7 @@ args = p.parse_args()
 
 def check_attack(run, model, eps_list=(0.05, 0.1, 0.2), steps=10):
     """Our PGD against torchattacks' PGD on the standard classifier (same eps, steps, step size)."""
-    from igebm.tasks.robustness import classifier_grad_fn, pgd
+    from igebm.evaluation.attacks import classifier_grad_fn, pgd
     try:
         import torchattacks
     except ImportError:
@@ -70,7 +72,7 @@ def print_table(title, rows):
 
 def ood_tables(runs, seeds):
     """{seed: {model: {set: metrics}}}: every EBM run, then the baselines fitted on the first run's data."""
-    from igebm.tasks.baselines import GaussianMixtureDensity, train_made
+    from igebm.evaluation.baselines.density import GaussianMixtureDensity, train_made
     train = runs[0].dataset("train")
     start = time.perf_counter()
     GaussianMixtureDensity(10, 0).fit(train.x)
@@ -103,8 +105,8 @@ def gmm_sweep(run, seed=0):
     from sklearn.model_selection import train_test_split
 
     from igebm.evaluation.ood_metrics import ood_metrics
-    from igebm.tasks.baselines import GaussianMixtureDensity
-    from igebm.tasks.ood_sets import make_ood_set
+    from igebm.evaluation.baselines.density import GaussianMixtureDensity
+    from igebm.data.ood_sets import make_ood_set
     train, x_in = run.dataset("train").x, run.dataset("test").x
     fit_part, held_out = train_test_split(train, test_size=0.2, random_state=seed)
     sets = [make_ood_set(name, x_in, seed=seed) for name in GENERATED]

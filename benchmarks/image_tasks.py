@@ -22,10 +22,11 @@ import json
 import time
 from pathlib import Path
 
-from igebm.tasks.demo import run_judge
-from igebm.tasks.image_suite import BASELINES, SuiteSettings, evaluate_image_tasks
-from igebm.tasks.images import Chain
-from igebm.tasks.steps_curve import steps_table
+from igebm.evaluation.judge import run_judge
+from igebm.evaluation.images import BASELINES, SuiteSettings, evaluate_image_tasks
+from igebm.tasks.images.chain import Chain
+
+from igebm.evaluation.generation import steps_table
 from igebm.training import load_run
 
 p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

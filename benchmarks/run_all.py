@@ -14,7 +14,7 @@ STEPS = [
     ["sampler_speed.py"],
     ["digits_quality.py", "--out", "runs/bench"],  # trains runs/bench/digits and runs/bench/digits_uncond
     ["image_tasks.py", "runs/bench/digits"],
-    ["-m", "igebm.cli", "train", "digits_hybrid", "--set", "train.max_minutes=0", "--set", "train.progress=false",
+    ["-m", "igebm", "train", "digits_hybrid", "--set", "train.max_minutes=0", "--set", "train.progress=false",
      "--out", HYBRID],
     ["generalisation.py", "runs/bench/digits_uncond", "runs/bench/digits", HYBRID, "--ood-seeds", "0,1,2"],
 ]

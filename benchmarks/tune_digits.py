@@ -14,14 +14,15 @@ import numpy as np
 import torch
 
 from igebm.config import load_config
+from igebm.recipes import find_recipe
 from igebm.data import load_dataset
 from igebm.evaluation.judge import get_judge
 from igebm.evaluation.metrics import conditional_accuracy, frechet_distance, saturation, within_class_diversity
-from igebm.tasks.generate import generate_at_steps, make_labels
+from igebm.tasks.generation.sample import generate_at_steps, make_labels
 from igebm.training import Trainer, load_run
 
 out = Path(sys.argv[1])
-cfg = load_config("configs/digits.toml" if Path("configs/digits.toml").exists() else None, sys.argv[2:])
+cfg = load_config(find_recipe("digits"), sys.argv[2:])
 Trainer._save_sample_grid = lambda self: None  # grids are not needed for tuning
 t0 = time.time()
 if not (out / "checkpoints").exists():  # an existing run is only evaluated

@@ -11,8 +11,8 @@ import itertools
 import json
 
 from igebm.evaluation.metrics import frechet_distance, sample_quality
-from igebm.tasks.demo import run_judge
-from igebm.tasks.generate import generate_at_steps, make_labels
+from igebm.evaluation.judge import run_judge
+from igebm.tasks.generation.sample import generate_at_steps, make_labels
 from igebm.training import load_run
 
 p = argparse.ArgumentParser()

@@ -2,7 +2,7 @@
 
 import json
 
-from igebm.tasks.demo import run_demo
+from igebm.report.demo import run_demo
 
 TINY = ["model.channels=8", "sampler.steps=3", "buffer.capacity=64", "train.batch_size=16",
         "train.max_steps=4", "train.checkpoint_every=2", "train.sample_every=2", "train.progress=false",

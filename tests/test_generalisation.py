@@ -9,8 +9,9 @@ import torch
 from igebm.cli import main
 from igebm.errors import UserError
 from igebm.evaluation.ood_metrics import ood_metrics
-from igebm.tasks.ood_sets import GENERATED, make_ood_set
-from igebm.tasks.robustness import classifier_grad_fn, parse_eps, pgd
+from igebm.data.ood_sets import GENERATED, make_ood_set
+from igebm.cli.generalisation import parse_eps
+from igebm.evaluation.attacks import classifier_grad_fn, pgd
 
 
 def test_ood_metrics_extremes():
@@ -46,7 +47,7 @@ def test_on_disk_ood_sets_are_converted_to_the_run_shape(tmp_path):
 
 def test_pgd_breaks_a_standard_classifier_and_respects_the_ball():
     from igebm.data.digits import load_digits_split
-    from igebm.tasks.baselines import ResNetClassifier, train_classifier
+    from igebm.evaluation.baselines.classifiers import ResNetClassifier, train_classifier
     train, test = load_digits_split("train"), load_digits_split("test")
     torch.manual_seed(0)
     model = train_classifier(ResNetClassifier(1, "resnet-digits", 16, 10), train.x, train.y, epochs=8)
@@ -109,7 +110,7 @@ def _copy_run(src, tmp_path):
 
 def test_demo_suite_reports_ood_for_an_unconditional_run_and_skips_classification(tiny_uncond_dir, tmp_path):
     from igebm.report import load_sections
-    from igebm.tasks import generalisation_suite
+    from igebm.report.sections import generalisation as generalisation_suite
     from igebm.training import load_run
     run = load_run(_copy_run(tiny_uncond_dir, tmp_path))
     metrics = generalisation_suite.add_to_demo(run, judge=None)
@@ -123,7 +124,7 @@ def test_demo_suite_reports_ood_for_an_unconditional_run_and_skips_classificatio
 def test_demo_suite_says_when_the_ebm_cannot_classify(tiny_run_dir, tmp_path):
     """A barely trained conditional model is near chance: the report must say so, not just plot it."""
     from igebm.report import load_sections
-    from igebm.tasks import generalisation_suite
+    from igebm.report.sections import generalisation as generalisation_suite
     from igebm.training import load_run
     run = load_run(_copy_run(tiny_run_dir, tmp_path))
     metrics = generalisation_suite.add_to_demo(run, judge=None, num_attacked=20)
@@ -138,7 +139,7 @@ def test_ood_needs_an_image_run_and_the_demo_suite_skips_others(tmp_path, capsys
     """A 2-D toy run has no images to compare with OOD images: one line and exit 2, and no demo section."""
     from conftest import tiny_config
 
-    from igebm.tasks import generalisation_suite
+    from igebm.report.sections import generalisation as generalisation_suite
     from igebm.training import Trainer, load_run
     cfg = tiny_config(data={"name": "toy2d", "toy_size": 200, "dequantize": False},
                       model={"arch": "mlp", "conditional": False, "hidden": 16, "depth": 2, "spectral_norm": False},

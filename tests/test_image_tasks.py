@@ -10,10 +10,14 @@ from PIL import Image
 
 from igebm.cli import main
 from igebm.errors import UserError
-from igebm.tasks import image_suite
-from igebm.tasks.complete import complete, completion_baselines, completion_metrics, hidden_mse
-from igebm.tasks.images import Chain, ImageInputs, condition_labels, corrupt, min_energy_labels, parse_mask, read_inputs
-from igebm.tasks.morph import morph
+from igebm.report.sections import images as image_suite
+from igebm.evaluation.baselines.completion import completion_baselines
+from igebm.evaluation.images import completion_metrics, hidden_mse
+from igebm.tasks.images.complete import complete
+from igebm.tasks.images.chain import Chain, condition_labels, min_energy_labels
+from igebm.tasks.images.inputs import ImageInputs, read_inputs
+from igebm.tasks.images.masks import corrupt, parse_mask
+from igebm.tasks.images.morph import morph
 from igebm.training import Trainer, load_run
 from conftest import tiny_config
 
@@ -116,7 +120,7 @@ def test_read_inputs_from_npz(run, tmp_path):
 def test_min_energy_labels_pick_the_lowest_energy():
     target = torch.tensor([0.0, 0.5, 1.0])  # class c has lowest energy near brightness target[c]
     energy = lambda x, y: (x.mean((1, 2, 3)) - target[y]) ** 2  # noqa: E731
-    fake = SimpleNamespace(energy=energy, num_classes=3, conditional=True)
+    fake = SimpleNamespace(energy=energy, num_classes=3, conditional=True, labelled=True)
     x = torch.stack([torch.full((1, 4, 4), v) for v in (0.9, 0.1, 0.45)])
     assert min_energy_labels(fake, x).tolist() == [2, 0, 1]
     inputs = ImageInputs(x.numpy(), np.array([1, 1, 1]), "test")
@@ -288,11 +292,14 @@ def test_unconditional_runs_complete_without_labels_and_refuse_to_morph(tiny_unc
 # --- demo -----------------------------------------------------------------------------------------
 
 def test_add_to_demo_writes_figures_sections_and_metrics(run, run_dir, monkeypatch):
-    from igebm.tasks.demo import run_judge
+    from igebm.evaluation.judge import run_judge
     from igebm.report.html import load_sections
-    tiny = image_suite.SuiteSettings(num=6, samples=2, complete_chain=Chain(1, 1), restore_chain=Chain(1, 1),
-                                     morph_per_pair=1, morph_steps=2, curve_num=10, curve_steps=(1, 2))
+    from igebm.evaluation.images import SuiteSettings
+    tiny = SuiteSettings(num=6, samples=2, complete_chain=Chain(1, 1), restore_chain=Chain(1, 1),
+                         morph_per_pair=1, morph_steps=2)
     monkeypatch.setattr(image_suite, "DEMO_SETTINGS", tiny)
+    monkeypatch.setattr(image_suite, "CURVE_STEPS", (1, 2))
+    monkeypatch.setattr(image_suite, "CURVE_NUM", 10)
     metrics = image_suite.add_to_demo(run, run_judge(run))
     for name in ("complete_bottom-half.png", "complete_center-box.png", "restore_salt_pepper.png",
                  "morph_matrix.png", "morph_strip.png", "morph.gif", "steps_curve.png"):

@@ -10,8 +10,9 @@ from sklearn.metrics import average_precision_score
 from igebm.cli import main
 from igebm.errors import UserError
 from igebm.evaluation.ood_metrics import ood_metrics
-from igebm.tasks.ood import energy_score, markdown_table
-from igebm.tasks.ood_sets import make_ood_set
+from igebm.evaluation.ood import markdown_table
+from igebm.tasks.generalisation.ood import energy_score
+from igebm.data.ood_sets import make_ood_set
 from igebm.training import load_run
 
 

@@ -9,7 +9,8 @@ from torch import nn
 
 from igebm.cli import main
 from igebm.sampling import LangevinSampler
-from igebm.tasks.robustness import EnergyClassifier, classifier_grad_fn, energy_grad_fn, pgd
+from igebm.evaluation.attacks import classifier_grad_fn, energy_grad_fn, pgd
+from igebm.tasks.generalisation.classify import EnergyClassifier
 
 
 class Linear2(nn.Module):
@@ -61,6 +62,7 @@ class FakeRun:
     sampler: LangevinSampler
     num_classes: int = 3
     conditional: bool = True
+    labelled: bool = True
 
 
 def _fake_run(steps=30):

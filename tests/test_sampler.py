@@ -94,7 +94,7 @@ def test_recording_and_reproducibility():
 def test_resnet_presets_and_conditioning():
     torch.manual_seed(0)
     for name in ("resnet32", "resnet32-large"):
-        m = IGEBMResNet(3, PRESETS[name], num_classes=10)
+        m = IGEBMResNet(3, PRESETS[name], 10)
         assert m(torch.rand(2, 3, 32, 32), torch.tensor([0, 1])).shape == (2,)
     m = small_resnet()
     with torch.no_grad():  # gains/biases make the label matter once they move off their init

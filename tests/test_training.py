@@ -77,7 +77,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     sets = ["model.channels=8", "sampler.steps=3", "buffer.capacity=64", "train.batch_size=16",
             "train.max_steps=40", "train.checkpoint_every=5", "train.progress=false", "train.tensorboard=false",
             "train.sample_every=1000"]
-    args = [sys.executable, "-m", "igebm.cli", "train", "digits"] + [a for s in sets for a in ("--set", s)]
+    args = [sys.executable, "-m", "igebm", "train", "digits"] + [a for s in sets for a in ("--set", s)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(args + ["--out", str(tmp_path / "full")], check=True, env=env, capture_output=True)
     proc = subprocess.Popen(args + ["--out", str(tmp_path / "killed")], env=env,

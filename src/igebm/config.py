@@ -1,13 +1,17 @@
-"""Typed run configuration: dataclasses, loaded from TOML, overridden with `--set`.
+"""One typed config tree: dataclass sections, loaded from TOML, overridden with `--set`.
 
-One tree describes a whole run. Unknown keys and wrong types are refused with a
-message that names the key, so a typo never silently falls back to a default.
+Each section is defined and validated by the package it configures
+(`igebm.data.config`, `igebm.models.config`, ...); this module assembles them,
+reads recipes (which may `extends = "base"` another and hold only their
+differences) and applies `--set key=value`. Unknown keys, wrong types,
+non-finite numbers and out-of-range values are refused with the key's name,
+so a typo never silently falls back to a default.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
+import math
 import sys
 import typing
 from dataclasses import dataclass, field
@@ -19,88 +23,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from igebm.data.config import DataConfig
 from igebm.errors import UserError
-
-
-@dataclass
-class RunConfig:
-    name: str = "run"
-    seed: int = 0
-    device: str = "cpu"
-
-
-@dataclass
-class DataConfig:
-    name: str = "digits"  # digits | toy2d | cifar10 | cifar100 | svhn | mnist | folder
-    root: str = ""  # folder for on-disk datasets
-    toy: str = "8gaussians"  # toy2d kind
-    toy_size: int = 20000
-    dequantize: bool = True
-    test_fraction: float = 0.2  # digits split
-
-
-@dataclass
-class ModelConfig:
-    arch: str = "resnet-digits"  # preset name, see igebm.models.PRESETS
-    conditional: bool = True
-    channels: int = 0  # 0 = the preset's own
-    activation: str = "leaky_relu"  # leaky_relu | swish
-    spectral_norm: bool = True
-    hidden: int = 128  # MLP width
-    depth: int = 3  # MLP layers
-
-
-@dataclass
-class SamplerConfig:
-    kind: str = "langevin"  # langevin | hmc
-    parameterization: str = "igebm"  # igebm (step and noise apart) | ula (noise = sqrt(2 step))
-    steps: int = 60
-    step_size: float = 10.0
-    noise_std: float = 0.005
-    grad_clip: float = 0.01  # per element, 0 = off
-    temperature: float = 1.0
-    clamp: bool = True  # clamp to the data range
-
-
-@dataclass
-class BufferConfig:
-    capacity: int = 10000
-    reinit_prob: float = 0.05
-    store_uint8: bool = False
-
-
-@dataclass
-class TrainConfig:
-    batch_size: int = 128
-    lr: float = 3e-4
-    beta1: float = 0.0
-    beta2: float = 0.999
-    grad_clip: str = "igebm"  # igebm | norm | none
-    grad_clip_norm: float = 1.0
-    l2_alpha: float = 1.0
-    ce_alpha: float = 0.0  # conditional runs: weight of cross-entropy of softmax(-E(x, y)) on data (JEM-style)
-    ce_batch: int = 32  # data images per step that get the classification term
-    ce_temperature: float = 0.01  # p(y | x) = softmax(-E / T): CD keeps energies small, so T is small
-    max_steps: int = 1000
-    max_minutes: float = 0.0  # 0 = no wall-clock limit
-    ema_decay: float = 0.999
-    log_every: int = 10
-    sample_every: int = 200
-    checkpoint_every: int = 200
-    keep_checkpoints: int = 3
-    on_divergence: str = "stop"  # stop | rollback
-    divergence_energy: float = 1e4  # |E| above this counts as divergence
-    max_rollbacks: int = 3
-    tensorboard: bool = True  # used when tensorboard is installed
-    progress: bool = True
-
-
-@dataclass
-class EvalConfig:
-    num_samples: int = 500
-    steps: list[int] = field(default_factory=lambda: [20, 60, 200])
-    headline_steps: int = 0  # the step count the headline metrics use; 0 = sampler.steps
-    judge_epochs: int = 30
+from igebm.evaluation.config import EvalConfig
+from igebm.models.config import ModelConfig
+from igebm.sampling.config import BufferConfig, SamplerConfig
+from igebm.training.config import RunConfig, TrainConfig
 
 
 @dataclass
@@ -117,18 +45,8 @@ class Config:
         return dataclasses.asdict(self)
 
 
-CHOICES = {
-    "data.name": {"digits", "toy2d", "cifar10", "cifar100", "svhn", "mnist", "folder"},
-    "model.activation": {"leaky_relu", "swish"},
-    "sampler.kind": {"langevin", "hmc"},
-    "sampler.parameterization": {"igebm", "ula"},
-    "train.grad_clip": {"igebm", "norm", "none"},
-    "train.on_divergence": {"stop", "rollback"},
-}
-
-
 def _coerce(value: Any, typ: Any, key: str) -> Any:
-    """Check `value` against a dataclass field type; ints may widen to floats."""
+    """Check `value` against a dataclass field type; ints may widen to floats; floats must be finite."""
     origin = typing.get_origin(typ)
     if origin is list:
         (inner,) = typing.get_args(typ)
@@ -146,6 +64,8 @@ def _coerce(value: Any, typ: Any, key: str) -> Any:
     if typ is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UserError(f"config key '{key}' must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise UserError(f"config key '{key}' must be a finite number, got {value!r}")
         return float(value)
     if typ is str:
         if not isinstance(value, str):
@@ -154,12 +74,8 @@ def _coerce(value: Any, typ: Any, key: str) -> Any:
     raise TypeError(f"unsupported config type {typ} for {key}")
 
 
-def _field_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
 def _apply(section: Any, values: dict[str, Any], prefix: str) -> None:
-    types = _field_types(type(section))
+    types = typing.get_type_hints(type(section))
     for key, value in values.items():
         full = f"{prefix}{key}"
         if key not in types:
@@ -187,41 +103,52 @@ def _parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def validate(cfg: Config) -> Config:
-    flat = {
-        f"{s}.{k}": v
-        for s, sec in cfg.to_dict().items()
-        for k, v in sec.items()
-    }
-    for key, allowed in CHOICES.items():
-        if flat[key] not in allowed:
-            raise UserError(f"config key '{key}' is {flat[key]!r}; choose one of {sorted(allowed)}")
-    positive = ["sampler.steps", "buffer.capacity", "train.batch_size", "train.max_steps", "eval.num_samples"]
-    for key in positive:
-        if flat[key] <= 0:
-            raise UserError(f"config key '{key}' must be positive, got {flat[key]}")
-    if not 0.0 <= cfg.buffer.reinit_prob <= 1.0:
-        raise UserError(f"config key 'buffer.reinit_prob' must be in [0, 1], got {cfg.buffer.reinit_prob}")
-    if cfg.train.lr <= 0 or cfg.sampler.step_size <= 0:
-        raise UserError("train.lr and sampler.step_size must be positive")
-    if not 0.0 <= cfg.train.ema_decay < 1.0:
-        raise UserError(f"config key 'train.ema_decay' must be in [0, 1), got {cfg.train.ema_decay}")
-    if cfg.data.name not in ("digits", "toy2d") and not cfg.data.root:
-        raise UserError(f"dataset '{cfg.data.name}' is read from disk: set data.root to its folder (--set data.root=PATH)")
+    """Each section checks its own ranges and choices."""
+    for f in dataclasses.fields(cfg):
+        getattr(cfg, f.name).validate()
     return cfg
 
 
+def _merge(base: dict, child: dict) -> dict:
+    out = dict(base)
+    for k, v in child.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def read_recipe(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A recipe's TOML as a dict, with its `extends` chain merged in (child keys win)."""
+    path = path.resolve()
+    if path in _seen:
+        raise UserError(f"recipe '{path}' extends itself (chain: {' -> '.join(p.stem for p in _seen + (path,))})")
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"config file '{path}' is not UTF-8 text; save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"config file '{path}' is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise UserError(f"config file '{path}' cannot be read ({exc.strerror})") from None
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise UserError(f"'extends' in '{path}' must be a recipe name or path, got {parent!r}")
+    from igebm.recipes import find_recipe
+
+    sibling = path.parent / parent
+    parent_path = sibling if sibling.is_file() else find_recipe(parent)
+    return _merge(read_recipe(parent_path, _seen + (path,)), data)
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Load a TOML recipe, apply `key=value` overrides, validate."""
+    """Load a TOML recipe (following `extends`), apply `key=value` overrides, validate."""
     cfg = Config()
     if path is not None:
         path = Path(path)
         if not path.is_file():
-            raise UserError(f"config file '{path}' does not exist (recipes live in configs/, e.g. configs/digits.toml)")
-        try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise UserError(f"config file '{path}' is not valid TOML: {exc}") from None
-        _apply(cfg, data, "")
+            raise UserError(f"config file '{path}' does not exist (recipes: `igebm recipes`, e.g. digits)")
+        _apply(cfg, read_recipe(path), "")
     for text in overrides or []:
         parts, value = _parse_override(text)
         nested: dict[str, Any] = {parts[-1]: value}
@@ -231,12 +158,17 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     return validate(cfg)
 
 
-def config_from_dict(data: dict[str, Any]) -> Config:
+def config_from_dict(data: Any, source: str = "config") -> Config:
+    """A Config from a resolved dict (a run's config.json); anything malformed is a UserError."""
+    if not isinstance(data, dict):
+        raise UserError(f"{source} must hold a table of sections, got {type(data).__name__}")
     cfg = Config()
     _apply(cfg, data, "")
     return validate(cfg)
 
 
 def save_config(cfg: Config, path: str | Path) -> None:
-    """Write the resolved config as JSON and TOML-like text beside the run."""
-    Path(path).write_text(json.dumps(cfg.to_dict(), indent=2))
+    """Write the resolved config as JSON beside the run."""
+    from igebm.io import write_json
+
+    write_json(path, cfg.to_dict())

@@ -7,6 +7,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from igebm.data.base import ArrayDataset
+from igebm.data.registry import DatasetSpec, register_dataset
 
 SPLIT_SEED = 0  # fixed so every run and every judge sees the same test set
 
@@ -21,3 +22,8 @@ def load_digits_split(split: str, test_fraction: float = 0.2) -> ArrayDataset:
     x, y = (x_tr, y_tr) if split == "train" else (x_te, y_te)
     return ArrayDataset(x, y, num_classes=10, name="digits", levels=17,
                         class_names=tuple(str(i) for i in range(10)))
+
+
+register_dataset(DatasetSpec(
+    "digits", "data", "scikit-learn's bundled 8x8 digits (1,797 images, 10 classes)",
+    load=lambda cfg, split, seed: load_digits_split(split, cfg.test_fraction), keys=("test_fraction",)))

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from igebm.data.base import ArrayDataset
+from igebm.data.registry import DatasetSpec, register_dataset
 from igebm.errors import UserError
 
 try:  # numpy >= 2
@@ -373,3 +374,14 @@ def load_image_folder(root, split: str, size: int | None = None) -> ArrayDataset
     x = x[:, None] if mode == "L" else x.transpose(0, 3, 1, 2)
     y = [label for _, label in files[base]]
     return _dataset(x, y, len(classes), "imagefolder", classes)
+
+
+for _name, _help, _loader in (
+        ("cifar10", "CIFAR-10, binary or python version", lambda cfg, split: load_cifar(cfg.root, split, num_classes=10)),
+        ("cifar100", "CIFAR-100, binary or python version", lambda cfg, split: load_cifar(cfg.root, split, num_classes=100)),
+        ("svhn", "SVHN cropped digits (*_32x32.mat)", lambda cfg, split: load_svhn(cfg.root, split)),
+        ("mnist", "MNIST-style idx files, optionally gzipped", lambda cfg, split: load_mnist(cfg.root, split)),
+        ("folder", "images in root/[train|test]/<class>/",
+         lambda cfg, split: load_image_folder(cfg.root, split, size=cfg.image_size or None))):
+    register_dataset(DatasetSpec(_name, "data", _help, load=lambda cfg, split, seed, f=_loader: f(cfg, split),
+                                 keys=("root", "image_size") if _name == "folder" else ("root",), needs_root=True))

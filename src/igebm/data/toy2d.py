@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from igebm.data.base import ArrayDataset
+from igebm.data.registry import DatasetSpec, register_dataset
 from igebm.errors import UserError
 
 TOY_KINDS = ("8gaussians", "rings", "moons", "checkerboard", "swissroll", "pinwheel")
@@ -88,3 +89,12 @@ def load_toy2d(kind: str, n: int, split: str, seed: int = 0) -> ArrayDataset:
     x = sample_toy(kind, n, rng)
     return ArrayDataset(x, np.zeros(len(x), dtype=np.int64), num_classes=0, name=kind,
                         levels=0, data_range=None)
+
+
+def _load(cfg, split: str, seed: int) -> ArrayDataset:
+    n = cfg.toy_size if split == "train" else max(1000, cfg.toy_size // 5)
+    return load_toy2d(cfg.toy, n, split, seed)
+
+
+register_dataset(DatasetSpec("toy2d", "data", f"2-D toy densities with exact samplers ({', '.join(TOY_KINDS)})",
+                             load=_load, keys=("toy", "toy_size")))

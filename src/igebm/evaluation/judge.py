@@ -9,7 +9,6 @@ pickle). It shares nothing with the EBM code: no spectral norm, no energies.
 from __future__ import annotations
 
 import json
-import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
+from igebm import io
 from igebm.data.base import ArrayDataset
 from igebm.errors import UserError
 
@@ -155,13 +155,8 @@ def save_judge(judge: Judge, path: Path, extra: dict | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"shape": list(judge.shape), "num_classes": judge.num_classes,
             "test_accuracy": judge.test_accuracy, **(extra or {})}
-    tmp_w = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp_m = path.with_name(f".{_sidecar(path).name}.{os.getpid()}.tmp")
-    state = {k: v.detach().contiguous() for k, v in judge.state_dict().items()}
-    save_file(state, str(tmp_w))
-    tmp_m.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp_w, path)
-    os.replace(tmp_m, _sidecar(path))
+    io.write_safetensors(path, judge.state_dict())
+    io.write_json(_sidecar(path), meta)
 
 
 def read_judge_meta(path: Path) -> dict:
@@ -207,3 +202,10 @@ def get_judge(train: ArrayDataset, test: ArrayDataset, cache_path: Path,
     judge.test_accuracy = judge.accuracy(test)
     save_judge(judge, cache_path, extra={**want, "train_seconds": round(seconds, 2)})
     return judge
+
+
+def run_judge(run) -> Judge:
+    """The judge of a trained run's dataset, cached in RUN_DIR/judge/ (trained on its training split)."""
+    cfg = run.cfg
+    return get_judge(run.dataset("train"), run.dataset("test"), run.run_dir / "judge" / "judge.safetensors",
+                     cfg.eval.judge_epochs, cfg.run.seed)

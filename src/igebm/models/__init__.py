@@ -1,36 +1,13 @@
-"""Energy networks. Any `nn.Module` with `forward(x, y=None) -> (batch,)` energies plugs in."""
+"""Energy networks. Any `nn.Module` with `forward(x, cond=None) -> (batch,)` energies plugs in.
 
-from __future__ import annotations
+`cond` is a LongTensor of class labels, a float tensor of attributes (batch, K),
+or None for the unconditional energy.
+"""
 
-import dataclasses
-
-from torch import nn
-
-from igebm.errors import UserError
+from igebm.models.build import ARCHS, build_model
+from igebm.models.conditioning import ConditionSpec, FiLM, condition_spec, energies_per_class
 from igebm.models.mlp import MLPEnergy
 from igebm.models.resnet import PRESETS, IGEBMResNet, ResNetSpec
 
-ARCHS = tuple(PRESETS) + ("mlp",)
-
-
-def build_model(model_cfg, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-    """Build the energy network a config names, for inputs of `input_shape`."""
-    classes = num_classes if model_cfg.conditional else 0
-    if model_cfg.conditional and num_classes == 0:
-        raise UserError("model.conditional = true needs a labelled dataset; set model.conditional=false")
-    if model_cfg.arch == "mlp":
-        if len(input_shape) != 1:
-            raise UserError(f"arch 'mlp' takes vectors, but the data has shape {input_shape}; use a resnet preset")
-        return MLPEnergy(input_shape[0], model_cfg.hidden, model_cfg.depth, classes,
-                         model_cfg.activation, model_cfg.spectral_norm)
-    if model_cfg.arch not in PRESETS:
-        raise UserError(f"unknown model.arch '{model_cfg.arch}' (choose one of {', '.join(ARCHS)})")
-    if len(input_shape) != 3:
-        raise UserError(f"arch '{model_cfg.arch}' takes images (C, H, W), but the data has shape {input_shape}; use arch='mlp'")
-    spec = PRESETS[model_cfg.arch]
-    if model_cfg.channels:
-        spec = dataclasses.replace(spec, base_channels=model_cfg.channels)
-    return IGEBMResNet(input_shape[0], spec, classes, model_cfg.activation, model_cfg.spectral_norm)
-
-
-__all__ = ["ARCHS", "PRESETS", "IGEBMResNet", "MLPEnergy", "ResNetSpec", "build_model"]
+__all__ = ["ARCHS", "ConditionSpec", "FiLM", "IGEBMResNet", "MLPEnergy", "PRESETS", "ResNetSpec", "build_model",
+           "condition_spec", "energies_per_class"]

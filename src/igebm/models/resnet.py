@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from igebm.models.conditioning import AttributeEncoder, ConditionSpec, FiLM
+
 
 def activation_fn(name: str):
     if name == "swish":
@@ -30,25 +32,9 @@ def _sn(module: nn.Module, enabled: bool) -> nn.Module:
     return spectral_norm(module) if enabled else module
 
 
-class ClassFiLM(nn.Module):
-    """Per-class gain and bias looked up from the label; identity when y is None."""
-
-    def __init__(self, num_classes: int, channels: int):
-        super().__init__()
-        self.gain = nn.Embedding(num_classes, channels)
-        self.bias = nn.Embedding(num_classes, channels)
-        nn.init.ones_(self.gain.weight)
-        nn.init.zeros_(self.bias.weight)
-
-    def add_bias(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        return h if y is None else h + self.bias(y)[:, :, None, None]
-
-    def mul_gain(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        return h if y is None else h * self.gain(y)[:, :, None, None]
-
-
 class ResBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, num_classes: int, downsample: bool, act: str, sn: bool):
+    def __init__(self, cin: int, cout: int, cond: ConditionSpec, downsample: bool, act: str, sn: bool,
+                 code_width: int = 128):
         super().__init__()
         self.conv1 = _sn(nn.Conv2d(cin, cout, 3, padding=1), sn)
         conv2 = nn.Conv2d(cout, cout, 3, padding=1)
@@ -56,15 +42,13 @@ class ResBlock(nn.Module):
         nn.init.zeros_(conv2.bias)
         self.conv2 = _sn(conv2, sn)
         self.shortcut = _sn(nn.Conv2d(cin, cout, 3, padding=1), sn) if cin != cout else nn.Identity()
-        self.film1 = ClassFiLM(num_classes, cin) if num_classes else None
-        self.film2 = ClassFiLM(num_classes, cout) if num_classes else None
-        self.gain1 = ClassFiLM(num_classes, cout) if num_classes else None
-        self.gain2 = ClassFiLM(num_classes, cout) if num_classes else None
+        film = (lambda c: FiLM(cond, c, code_width)) if cond.conditional else (lambda c: None)
+        self.film1, self.film2, self.gain1, self.gain2 = film(cin), film(cout), film(cout), film(cout)
         self.act = activation_fn(act)
         self.downsample = downsample
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        cond = y if self.film1 is not None else None
+    def forward(self, x: torch.Tensor, code: torch.Tensor | None) -> torch.Tensor:
+        cond = code if self.film1 is not None else None
         h = self.film1.add_bias(x, cond) if cond is not None else x
         h = self.conv1(h)
         h = self.act(self.gain1.mul_gain(h, cond) if cond is not None else h)
@@ -97,27 +81,32 @@ PRESETS: dict[str, ResNetSpec] = {
 
 
 class IGEBMResNet(nn.Module):
-    """E(x, y) -> (batch,) energies. `y=None` gives the unconditional energy."""
+    """E(x, cond) -> (batch,) energies. `cond=None` gives the unconditional energy."""
 
-    def __init__(self, in_channels: int, spec: ResNetSpec, num_classes: int = 0,
-                 activation: str = "leaky_relu", use_spectral_norm: bool = True):
+    def __init__(self, in_channels: int, spec: ResNetSpec, cond: ConditionSpec | int = 0,
+                 activation: str = "leaky_relu", use_spectral_norm: bool = True, code_width: int = 128):
         super().__init__()
+        if isinstance(cond, int):  # a class count, for short calls
+            cond = ConditionSpec("label", num_classes=cond) if cond else ConditionSpec()
         c = spec.base_channels
-        self.num_classes = num_classes
+        self.cond = cond
+        self.num_classes = cond.num_classes
+        self.encoder = AttributeEncoder(cond.num_attributes, code_width) if cond.kind == "attributes" else None
         self.stem = _sn(nn.Conv2d(in_channels, c, 3, padding=1), use_spectral_norm)
         blocks, cin = [], c
         for mult, down in spec.blocks:
-            blocks.append(ResBlock(cin, c * mult, num_classes, down, activation, use_spectral_norm))
+            blocks.append(ResBlock(cin, c * mult, cond, down, activation, use_spectral_norm, code_width))
             cin = c * mult
         self.blocks = nn.ModuleList(blocks)
         self.act = activation_fn(activation)
         self.head = nn.Linear(cin, 1)  # no spectral norm on the final scalar layer
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if y is not None and self.num_classes == 0:
-            raise ValueError("this energy is unconditional: call it with y=None")
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        if cond is not None and not self.cond.conditional:
+            raise ValueError("this energy is unconditional: call it with cond=None")
+        code = cond if self.encoder is None or cond is None else self.encoder(cond)
         h = self.stem(x)
         for block in self.blocks:
-            h = block(h, y)
+            h = block(h, code)
         h = self.act(h).sum(dim=(2, 3))  # sum, not mean, over positions
         return self.head(h).squeeze(-1)

@@ -9,8 +9,6 @@ half-written PNG behind.
 from __future__ import annotations
 
 import math
-import os
-from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -18,20 +16,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+
+from igebm.io import atomic_path  # noqa: E402
 
 
-@contextmanager
-def _atomic(path):
-    """Yield a temporary path with the same suffix, then move it onto `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+MIN_TILE_PX = 40  # small images (8x8 digits) are drawn at least this large, nearest-neighbour
+
+
+def auto_upscale(height: int) -> int:
+    return max(1, math.ceil(MIN_TILE_PX / max(height, 1)))
 
 
 def _as_images(images) -> np.ndarray:
@@ -71,34 +65,61 @@ def _to_pil(grid: np.ndarray) -> Image.Image:
     return Image.fromarray(grid[:, :, 0], mode="L")  # unusual channel counts: first channel
 
 
-def _upscaled_grid(images, nrow: int, upscale: int) -> np.ndarray:
+def _upscaled_grid(images, nrow: int, upscale: int | None) -> np.ndarray:
     x = _as_images(images)
+    upscale = upscale or auto_upscale(x.shape[2])
     if upscale > 1:  # nearest neighbour, so 8x8 pixels stay crisp squares
         x = x.repeat(upscale, axis=2).repeat(upscale, axis=3)
     return image_grid(x, nrow=nrow, gap=1)
 
 
-def save_grid(images, path, nrow: int = 10, upscale: int = 4) -> Path:
-    """Save a PNG grid of images, each upscaled `upscale` times, with 1-px gaps."""
-    with _atomic(path) as tmp:
-        _to_pil(_upscaled_grid(images, nrow, upscale)).save(tmp, format="PNG")
+def _with_headers(pic: Image.Image, headers: list[str], tile_w: int, gap: int = 1) -> Image.Image:
+    """Put one centred text label above each column."""
+    font = ImageFont.load_default(size=12)
+    band = 18
+    out = Image.new(pic.mode, (pic.width, pic.height + band), color=255)
+    out.paste(pic, (0, band))
+    draw = ImageDraw.Draw(out)
+    for k, text in enumerate(headers):
+        left = k * (tile_w + gap)
+        box = draw.textbbox((0, 0), text, font=font)
+        width = box[2] - box[0]
+        if width > tile_w + gap:  # too long for the column: shorten
+            while text and draw.textbbox((0, 0), text + ".", font=font)[2] > tile_w:
+                text = text[:-1]
+            text += "."
+            width = draw.textbbox((0, 0), text, font=font)[2]
+        draw.text((left + (tile_w - width) / 2, 2), text, fill=0, font=font)
+    return out
+
+
+def save_grid(images, path, nrow: int = 10, upscale: int | None = None, headers: list[str] | None = None) -> Path:
+    """Save a PNG grid of images, small ones upscaled (at least MIN_TILE_PX), 1-px gaps, optional column headers."""
+    grid = _upscaled_grid(images, nrow, upscale)
+    pic = _to_pil(grid)
+    if headers:
+        x = _as_images(images)
+        tile_w = x.shape[3] * (upscale or auto_upscale(x.shape[2]))
+        pic = _with_headers(pic, headers, tile_w)
+    with atomic_path(path) as tmp:
+        pic.save(tmp, format="PNG")
     return Path(path)
 
 
-def save_gif(frames, path, nrow: int = 10, upscale: int = 4, duration_ms: int = 120) -> Path:
+def save_gif(frames, path, nrow: int = 10, upscale: int | None = None, duration_ms: int = 120) -> Path:
     """Animate (F, N, C, H, W) frames, e.g. the sampler's chain, as a looping GIF."""
     frames = np.asarray(frames.detach().cpu().numpy() if hasattr(frames, "detach") else frames)
     if frames.ndim != 5 or len(frames) == 0:
         raise ValueError(f"expected frames (F, N, C, H, W), got shape {frames.shape}")
     pics = [_to_pil(_upscaled_grid(f, nrow, upscale)) for f in frames]
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         pics[0].save(tmp, format="GIF", save_all=True, append_images=pics[1:],
                      duration=duration_ms, loop=0)
     return Path(path)
 
 
 def _savefig(fig, path) -> Path:
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return Path(path)
@@ -188,5 +209,27 @@ def plot_heatmap(matrix, path, row_labels, col_labels, title: str = "",
                         color="black" if m[i, j] > mid else "white")
     ax.set_title(title)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    return _savefig(fig, path)
+
+
+def plot_twin_panels(x, left: dict[str, list], right: dict[str, list], path, xlabel: str, left_title: str,
+                     right_title: str, title: str = "", logx: bool = False) -> Path:
+    """Two panels over the same x, so series on different scales are not flattened against each other."""
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.4))
+    for ax, series, sub in ((axes[0], left, left_title), (axes[1], right, right_title)):
+        for name, ys in series.items():
+            ax.plot(list(x), list(ys), marker="o", ms=4, lw=1.4, label=name)
+        if logx:
+            ax.set_xscale("log")
+            ax.set_xticks(list(x), [str(v) for v in x])
+            ax.minorticks_off()
+        ax.set_xlabel(xlabel)
+        ax.set_title(sub)
+        ax.grid(alpha=0.3)
+        if len(series) > 1:
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return _savefig(fig, path)

@@ -2,10 +2,10 @@
 
 Each chain starts from a stored sample, or, with probability `reinit_prob`
 (IGEBM: 5%), from fresh noise. Samples are written back to the slots they came
-from (JEM, ebmkit), so a slot is a long-running chain. Labels are stored with
-the samples so that a conditional chain keeps its class; a re-initialised slot
-draws a new random label. Optional uint8 storage (as in IGEBM) adds uniform
-dequantisation noise on read.
+from (JEM, ebmkit), so a slot is a long-running chain. The condition a chain
+ran under (a label, or an attribute vector) is stored with it, so a chain keeps
+its condition; a re-initialised slot draws a new one from `cond_sampler`.
+Optional uint8 storage (as in IGEBM) adds uniform dequantisation noise on read.
 """
 
 from __future__ import annotations
@@ -15,23 +15,24 @@ from typing import Callable
 import torch
 
 NoiseFn = Callable[[int, torch.Generator], torch.Tensor]
+CondFn = Callable[[int, torch.Generator], torch.Tensor]
 
 
 class ReplayBuffer:
     def __init__(self, capacity: int, shape: tuple[int, ...], noise_fn: NoiseFn, *,
-                 num_classes: int = 0, reinit_prob: float = 0.05, store_uint8: bool = False,
+                 cond_sampler: CondFn | None = None, reinit_prob: float = 0.05, store_uint8: bool = False,
                  generator: torch.Generator | None = None):
         self.capacity, self.shape = capacity, tuple(shape)
-        self.noise_fn, self.num_classes = noise_fn, num_classes
+        self.noise_fn, self.cond_sampler = noise_fn, cond_sampler
         self.reinit_prob, self.store_uint8 = reinit_prob, store_uint8
         g = generator or torch.Generator().manual_seed(0)
         self.x = self._encode(noise_fn(capacity, g))
-        self.y = self._random_labels(capacity, g)
+        self.c = self._random_conditions(capacity, g)
 
-    def _random_labels(self, n: int, g: torch.Generator) -> torch.Tensor:
-        if not self.num_classes:
+    def _random_conditions(self, n: int, g: torch.Generator) -> torch.Tensor:
+        if self.cond_sampler is None:
             return torch.zeros(n, dtype=torch.long)
-        return torch.randint(0, self.num_classes, (n,), generator=g)
+        return self.cond_sampler(n, g)
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         if self.store_uint8:
@@ -44,27 +45,30 @@ class ReplayBuffer:
         return x.clone()
 
     def sample(self, n: int, generator: torch.Generator):
-        """Return (x, y, slots, fresh) for `n` chains; `fresh` marks re-initialised ones."""
+        """Return (x, cond, slots, fresh) for `n` chains; `fresh` marks re-initialised ones."""
         slots = torch.randint(0, self.capacity, (n,), generator=generator)
         x = self._decode(self.x[slots], generator)
-        y = self.y[slots].clone()
+        c = self.c[slots].clone()
         fresh = torch.rand(n, generator=generator) < self.reinit_prob
         k = int(fresh.sum())
         if k:
             x[fresh] = self.noise_fn(k, generator)
-            y[fresh] = self._random_labels(k, generator)
-        return x, y, slots, fresh
+            c[fresh] = self._random_conditions(k, generator)
+        return x, c, slots, fresh
 
-    def update(self, slots: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> None:
-        """Write finished chains back into the slots they came from."""
+    def update(self, slots: torch.Tensor, x: torch.Tensor, cond: torch.Tensor | None) -> None:
+        """Write finished chains (and the conditions they ran under) back into their slots."""
         self.x[slots] = self._encode(x.detach().cpu())
-        self.y[slots] = y.detach().cpu()
+        if cond is not None:
+            self.c[slots] = cond.detach().cpu().to(self.c.dtype)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"x": self.x.clone(), "y": self.y.clone()}
+        return {"x": self.x.clone(), "y": self.c.clone()}
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         if tuple(state["x"].shape) != (self.capacity, *self.shape):
             raise ValueError(f"buffer shape {tuple(state['x'].shape)} does not match "
                              f"capacity {self.capacity} x {self.shape}")
-        self.x, self.y = state["x"].clone(), state["y"].clone().long()
+        if tuple(state["y"].shape) != tuple(self.c.shape):
+            raise ValueError(f"buffer conditions of shape {tuple(state['y'].shape)} do not match {tuple(self.c.shape)}")
+        self.x, self.c = state["x"].clone(), state["y"].clone().to(self.c.dtype)

@@ -1,33 +1,33 @@
 """Checkpoints: weights in safetensors, state in JSON, written atomically.
 
-A checkpoint is a folder `checkpoints/step_XXXXXXX/` holding model, EMA,
-optimiser and buffer tensors (safetensors) and `state.json` (step, optimiser
-hyper-parameters, metrics). It is written to a temporary folder and renamed into
-place, so a kill at any moment leaves either the old or the new checkpoint, never
-half of one. Nothing here unpickles.
+A checkpoint is a folder `checkpoints/step_XXXXXXX/` holding the model, EMA and
+optimiser tensors, one `rank{r}` part per data-parallel rank (its replay buffer
+and random state), and `state.json` (step, optimiser hyper-parameters, world
+size). It is assembled under a temporary name unique to the writing process and
+renamed into place, so a kill at any moment leaves either the old or the new
+checkpoint, never half of one; an existing folder of the same step is replaced
+only after the new one is complete. Non-finite tensors are never written.
+Nothing here unpickles.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from igebm.errors import UserError
+from igebm import io
+from igebm.errors import TrainingFault, UserError
 
 PREFIX = "step_"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+_NAME = re.compile(r"^step_(\d{7})$")
 
 
 def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -49,30 +49,71 @@ def load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
+def non_finite(tensors: dict[str, torch.Tensor]) -> list[str]:
+    """Names of floating-point tensors holding NaN or inf."""
+    return [k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+
+
+def _staged(ckpt_root: Path, step: int, rank: int) -> Path:
+    return ckpt_root / f".rank{rank}_{PREFIX}{step:07d}.safetensors"
+
+
+def stage_rank_part(ckpt_root: Path, step: int, rank: int, tensors: dict[str, torch.Tensor]) -> None:
+    """A non-zero rank writes its own part; rank 0 moves it into the checkpoint it assembles."""
+    bad = non_finite(tensors)
+    if bad:
+        raise TrainingFault(f"rank {rank} state is not finite ({', '.join(bad[:3])}); not saved")
+    io.write_safetensors(_staged(ckpt_root, step, rank), tensors)
+
+
 def save_checkpoint(ckpt_root: Path, step: int, parts: dict[str, dict[str, torch.Tensor]],
-                    state: dict[str, Any], keep: int = 3) -> Path:
-    """Write `parts` (name -> tensors) and `state` as one atomic checkpoint folder."""
+                    state: dict[str, Any], keep: int = 3, world_size: int = 1) -> Path:
+    """Write `parts` (name -> tensors), the staged parts of ranks 1.. and `state` as one checkpoint folder."""
+    if keep < 1:
+        raise ValueError("keep must be at least 1")
+    for name, tensors in parts.items():
+        bad = non_finite(tensors)
+        if bad:
+            raise TrainingFault(f"refusing to checkpoint step {step}: {name} holds non-finite values "
+                                f"({', '.join(bad[:3])}); the previous checkpoint is kept")
     ckpt_root.mkdir(parents=True, exist_ok=True)
     final = ckpt_root / f"{PREFIX}{step:07d}"
-    tmp = ckpt_root / f".tmp_{PREFIX}{step:07d}"
+    tmp = ckpt_root / f".tmp_{PREFIX}{step:07d}.{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    for name, tensors in parts.items():
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp / f"{name}.safetensors"))
-    (tmp / "state.json").write_text(json.dumps(state, indent=1))
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    for old in list_checkpoints(ckpt_root)[:-keep] if keep > 0 else []:
+    try:
+        for name, tensors in parts.items():
+            io.write_safetensors(tmp / f"{name}.safetensors", tensors)
+        for rank in range(1, world_size):
+            staged = _staged(ckpt_root, step, rank)
+            if not staged.is_file():
+                raise TrainingFault(f"rank {rank} did not stage its part of checkpoint step {step}")
+            os.replace(staged, tmp / f"rank{rank}.safetensors")
+        io.write_text(tmp / "state.json", json.dumps({**state, "world_size": world_size}, indent=1))
+        if final.exists():  # keep the old folder until the new one is in place
+            old = ckpt_root / f".old_{PREFIX}{step:07d}.{os.getpid()}"
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for old in list_checkpoints(ckpt_root)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
+def step_of(path: Path) -> int:
+    return int(_NAME.match(path.name).group(1))
+
+
 def list_checkpoints(ckpt_root: Path) -> list[Path]:
+    """Finished checkpoint folders, oldest first; anything not named step_NNNNNNN is ignored."""
     if not ckpt_root.is_dir():
         return []
-    found = [p for p in ckpt_root.iterdir() if p.is_dir() and p.name.startswith(PREFIX)]
-    return sorted(found, key=lambda p: int(p.name[len(PREFIX):]))
+    found = [p for p in ckpt_root.iterdir() if p.is_dir() and _NAME.match(p.name)]
+    return sorted(found, key=step_of)
 
 
 def latest_checkpoint(ckpt_root: Path) -> Path | None:
@@ -82,19 +123,22 @@ def latest_checkpoint(ckpt_root: Path) -> Path | None:
 
 def load_checkpoint(path: Path, parts: tuple[str, ...]) -> tuple[dict[str, dict[str, torch.Tensor]], dict]:
     """Read a checkpoint folder; a missing or corrupt file is a clear UserError."""
+    hint = "delete the folder to fall back to an older one"
     try:
         state = json.loads((path / "state.json").read_text())
     except FileNotFoundError:
-        raise UserError(f"checkpoint '{path}' has no state.json: it is incomplete; delete it to fall back to an older one") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"checkpoint '{path}/state.json' is corrupt ({exc}); delete the folder to fall back to an older one") from None
+        raise UserError(f"checkpoint '{path}' has no state.json: it is incomplete; {hint}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"checkpoint '{path}/state.json' is corrupt ({exc}); {hint}") from None
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
+        raise UserError(f"checkpoint '{path}/state.json' has no integer 'step'; {hint}")
     out = {}
     for name in parts:
         file = path / f"{name}.safetensors"
         try:
             out[name] = load_file(str(file))
         except FileNotFoundError:
-            raise UserError(f"checkpoint '{path}' is missing {file.name}; delete the folder to fall back to an older one") from None
+            raise UserError(f"checkpoint '{path}' is missing {file.name}; {hint}") from None
         except (SafetensorError, OSError, ValueError) as exc:
-            raise UserError(f"checkpoint file '{file}' is corrupt ({exc}); delete the folder to fall back to an older one") from None
+            raise UserError(f"checkpoint file '{file}' is corrupt ({exc}); {hint}") from None
     return out, state

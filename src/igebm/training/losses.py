@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from igebm.models.conditioning import energies_per_class
+
 
 def cd_loss(e_pos: torch.Tensor, e_neg: torch.Tensor, l2_alpha: float = 1.0):
     """mean E(data) - mean E(samples) + alpha * mean(E(data)^2 + E(samples)^2).
@@ -50,10 +52,7 @@ def classification_loss(energy, x: torch.Tensor, y: torch.Tensor, num_classes: i
     images (min-energy accuracy near chance). This JEM-style term makes
     argmin_y E(x, y) a classifier; it is off (weight 0) in the paper's recipes.
     """
-    n = len(x)
-    xs = x.repeat(num_classes, *([1] * (x.dim() - 1)))
-    ys = torch.arange(num_classes, device=x.device).repeat_interleave(n)
-    logits = -energy(xs, ys).view(num_classes, n).t() / temperature
+    logits = -energies_per_class(energy, x, num_classes) / temperature
     loss = torch.nn.functional.cross_entropy(logits, y)
     acc = (logits.argmax(1) == y).float().mean().item()
     return loss, {"ce": loss.item(), "train_acc": acc}

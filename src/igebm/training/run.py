@@ -7,47 +7,67 @@ checkpoints themselves.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from igebm.config import Config, config_from_dict
-from igebm.data import ArrayDataset, load_dataset
+from igebm.data import ArrayDataset, load_dataset, noise_fn_for
 from igebm.errors import UserError
-from igebm.models import build_model
-from igebm.sampling import LangevinSampler
+from igebm.models import ConditionSpec, build_model, condition_spec
+from igebm.sampling import Sampler, build_sampler
 from igebm.training import checkpoint as ckpt
+
+if TYPE_CHECKING:
+    from igebm.config import Config
 
 
 @dataclass
 class TrainedRun:
     run_dir: Path
-    cfg: Config
+    cfg: "Config"
     energy: nn.Module  # EMA weights, eval mode
-    sampler: LangevinSampler
+    sampler: Sampler
     checkpoint: Path
     step: int
-    _data: dict | None = None
+    cond_spec: ConditionSpec = field(default_factory=ConditionSpec)
+    _data: dict = field(default_factory=dict)
 
     def dataset(self, split: str) -> ArrayDataset:
-        self._data = self._data or {}
         if split not in self._data:
             self._data[split] = load_dataset(self.cfg.data, split, self.cfg.run.seed)
         return self._data[split]
 
     @property
     def conditional(self) -> bool:
-        return self.cfg.model.conditional
+        return self.cond_spec.conditional
+
+    @property
+    def labelled(self) -> bool:
+        """Conditioned on class labels (the image and generalisation tasks need this)."""
+        return self.cond_spec.kind == "label"
 
     @property
     def num_classes(self) -> int:
         return self.dataset("train").num_classes
 
     def noise(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        from igebm.training.trainer import noise_fn_for
         return noise_fn_for(self.dataset("train"))(n, generator)
+
+
+def read_run_config(run_dir: Path) -> "Config":
+    from igebm.config import config_from_dict
+
+    cfg_path = run_dir / "config.json"
+    if not cfg_path.is_file():
+        raise UserError(f"'{run_dir}' is not a run directory: it has no config.json")
+    try:
+        data = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UserError(f"'{cfg_path}' is corrupt ({exc})") from None
+    return config_from_dict(data, f"'{cfg_path}'")
 
 
 def load_run(run_dir: str | Path, weights: str = "ema") -> TrainedRun:
@@ -55,19 +75,18 @@ def load_run(run_dir: str | Path, weights: str = "ema") -> TrainedRun:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"run directory '{run_dir}' does not exist (train one with `igebm train` or `igebm demo`)")
-    cfg_path = run_dir / "config.json"
-    if not cfg_path.is_file():
-        raise UserError(f"'{run_dir}' is not a run directory: it has no config.json")
-    try:
-        cfg = config_from_dict(json.loads(cfg_path.read_text()))
-    except json.JSONDecodeError as exc:
-        raise UserError(f"'{cfg_path}' is corrupt ({exc})") from None
+    cfg = read_run_config(run_dir)
     last = ckpt.latest_checkpoint(run_dir / "checkpoints")
     if last is None:
         raise UserError(f"run '{run_dir}' has no checkpoint yet; train it first")
     parts, state = ckpt.load_checkpoint(last, (weights,))
+    bad = ckpt.non_finite(parts[weights])
+    if bad:
+        raise UserError(f"checkpoint '{last}' holds non-finite {weights} weights ({', '.join(bad[:3])}); "
+                        "delete it to fall back to an older checkpoint")
     train = load_dataset(cfg.data, "train", cfg.run.seed)
-    model = build_model(cfg.model, train.shape, train.num_classes)
+    spec = condition_spec(train, cfg.model)
+    model = build_model(cfg.model, train.shape, spec)
     try:
         model.load_state_dict(parts[weights])
     except RuntimeError as exc:
@@ -75,5 +94,5 @@ def load_run(run_dir: str | Path, weights: str = "ema") -> TrainedRun:
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    sampler = LangevinSampler.from_config(cfg.sampler, train.data_range)
-    return TrainedRun(run_dir, cfg, model, sampler, last, int(state["step"]), {"train": train})
+    sampler = build_sampler(cfg.sampler, train.data_range)
+    return TrainedRun(run_dir, cfg, model, sampler, last, int(state["step"]), spec, {"train": train})

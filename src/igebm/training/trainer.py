@@ -7,69 +7,69 @@ One training step (Du & Mordatch, Algorithm 1):
   4. Adam(beta1 = 0) with IGEBM's per-element gradient clipping; EMA update;
   5. write the chains back to their buffer slots.
 
-Every random draw comes from one `torch.Generator`, saved in each checkpoint,
-so a resumed run continues exactly where the killed one stopped. Rank-aware:
-only rank 0 writes logs and checkpoints; each rank owns its own buffer.
+Every random draw, the chains' noise included, comes from one CPU
+`torch.Generator` per rank, saved in each checkpoint, so a resumed run continues
+exactly where the killed one stopped, on any device. Rank-aware: rank 0 writes
+logs, weights and the checkpoint folder; every rank saves and reloads its own
+buffer and random state.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from igebm.config import Config, save_config
-from igebm.data import ArrayDataset, load_dataset
-from igebm.errors import UserError
-from igebm.models import build_model
-from igebm.sampling import LangevinSampler, ReplayBuffer
+from igebm.data import ArrayDataset, dequantize, load_dataset, noise_fn_for
+from igebm.errors import TrainingFault, UserError
+from igebm.models import build_model, condition_spec
+from igebm.sampling import ReplayBuffer, build_sampler
 from igebm.training import checkpoint as ckpt
 from igebm.training.losses import cd_loss, classification_loss, clip_grads_igebm
+from igebm.training.metrics_log import append_record, truncate_after
+
+if TYPE_CHECKING:
+    from igebm.config import Config
 
 
-class TrainingDiverged(UserError):
+class TrainingDiverged(TrainingFault):
     """Energies went non-finite or exploded; raised with advice, never masked."""
 
-    exit_code = 3
+
+def condition_sampler(data: ArrayDataset, spec):
+    """Conditions for chains restarted from noise: uniform labels, or attribute rows of the data."""
+    if spec.kind == "label":
+        return lambda n, g: torch.randint(0, spec.num_classes, (n,), generator=g)
+    if spec.kind == "attributes":
+        table = torch.from_numpy(data.attributes)
+        return lambda n, g: table[torch.randint(0, len(table), (n,), generator=g)]
+    return None
 
 
-def noise_fn_for(data: ArrayDataset):
-    """Fresh chains start from uniform noise over the data range (or its bounding box)."""
-    if data.data_range is not None:
-        lo, hi = data.data_range
-    else:
-        lo, hi = float(data.x.min()) - 1.0, float(data.x.max()) + 1.0
-    shape = data.shape
+def _barrier() -> None:
+    import torch.distributed as dist
 
-    def noise(n: int, g: torch.Generator) -> torch.Tensor:
-        return lo + (hi - lo) * torch.rand((n, *shape), generator=g)
-    return noise
-
-
-def dequantize(x: torch.Tensor, levels: int, g: torch.Generator) -> torch.Tensor:
-    """Map k/(L-1) to (k + U[0,1))/L: continuous data for a continuous density."""
-    if levels <= 1:
-        return x
-    return (x * (levels - 1) + torch.rand(x.shape, generator=g)) / levels
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
 
 
 class Trainer:
-    def __init__(self, cfg: Config, run_dir: str | Path, *, resume: bool = False,
+    def __init__(self, cfg: "Config", run_dir: str | Path, *, resume: bool = False,
                  rank: int = 0, world_size: int = 1, train_data: ArrayDataset | None = None):
         self.cfg, self.run_dir = cfg, Path(run_dir)
         self.rank, self.world_size = rank, world_size
         self.is_main = rank == 0
         self.device = torch.device(cfg.run.device)
         self.data = train_data if train_data is not None else load_dataset(cfg.data, "train", cfg.run.seed)
-        self.conditional = cfg.model.conditional
+        self.cond_spec = condition_spec(self.data, cfg.model)
+        self.conditional = self.cond_spec.conditional
 
         torch.manual_seed(cfg.run.seed)
-        self.model = build_model(cfg.model, self.data.shape, self.data.num_classes).to(self.device)
+        self.model = build_model(cfg.model, self.data.shape, self.cond_spec).to(self.device)
         self.ema = copy.deepcopy(self.model).eval()
         for p in self.ema.parameters():
             p.requires_grad_(False)
@@ -77,14 +77,15 @@ class Trainer:
         t = cfg.train
         self.optimizer = torch.optim.Adam(params, lr=t.lr, betas=(t.beta1, t.beta2))
         self.gen = torch.Generator().manual_seed(cfg.run.seed * 1000 + rank)
-        self.sampler = LangevinSampler.from_config(cfg.sampler, self.data.data_range)
+        self.sampler = build_sampler(cfg.sampler, self.data.data_range)
         self.buffer = ReplayBuffer(cfg.buffer.capacity, self.data.shape, noise_fn_for(self.data),
-                                   num_classes=self.data.num_classes if self.conditional else 0,
+                                   cond_sampler=condition_sampler(self.data, self.cond_spec),
                                    reinit_prob=cfg.buffer.reinit_prob, store_uint8=cfg.buffer.store_uint8,
                                    generator=self.gen)
         self.x_all = torch.from_numpy(self.data.x)
-        self.y_all = torch.from_numpy(self.data.y)
+        self.c_all = torch.from_numpy(self.data.conditions(self.cond_spec.kind)) if self.conditional else None
         self.step = 0
+        self.saved_step = -1  # the step the newest checkpoint holds; a step is never saved twice
         self.rollbacks = 0
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.metrics_path = self.run_dir / "metrics.jsonl"
@@ -95,44 +96,60 @@ class Trainer:
             if ckpt.latest_checkpoint(self.ckpt_dir) is not None:
                 raise UserError(f"run directory '{self.run_dir}' already holds checkpoints: "
                                 "pass --resume to continue it, or choose another --out")
+            if self.metrics_path.is_file() and self.metrics_path.stat().st_size > 0:
+                raise UserError(f"run directory '{self.run_dir}' holds a training log but no checkpoint: "
+                                "choose another --out, or delete the folder to start over")
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.metrics_path.write_text("")
         if self.is_main:
+            from igebm.config import save_config
             save_config(cfg, self.run_dir / "config.json")
 
     # ----------------------------------------------------------------- state
-    def _state_parts(self) -> dict[str, dict[str, torch.Tensor]]:
-        opt_tensors, _ = ckpt.optimizer_tensors(self.optimizer)
-        return {
-            "model": self.model.state_dict(),
-            "ema": self.ema.state_dict(),
-            "optimizer": opt_tensors,
-            "buffer": self.buffer.state_dict(),
-            "rng": {"generator": self.gen.get_state(), "torch": torch.get_rng_state()},
-        }
+    def _rank_part(self) -> dict[str, torch.Tensor]:
+        """What each rank owns: its replay buffer and its random state."""
+        return {**{f"buffer.{k}": v for k, v in self.buffer.state_dict().items()},
+                "rng.generator": self.gen.get_state(), "rng.torch": torch.get_rng_state()}
 
     def save(self) -> Path | None:
-        if not self.is_main:
+        """Checkpoint the current step (every rank calls it); a step already saved is not written again."""
+        if self.step == self.saved_step:
             return None
-        _, opt_meta = ckpt.optimizer_tensors(self.optimizer)
+        if not self.is_main:
+            ckpt.stage_rank_part(self.ckpt_dir, self.step, self.rank, self._rank_part())
+            _barrier()
+            self.saved_step = self.step
+            return None
+        _barrier()  # the other ranks have staged their parts
+        opt_tensors, opt_meta = ckpt.optimizer_tensors(self.optimizer)
         state = {"step": self.step, "rollbacks": self.rollbacks, "optimizer": opt_meta,
                  "config": self.cfg.to_dict(), "time": time.time()}
-        return ckpt.save_checkpoint(self.ckpt_dir, self.step, self._state_parts(), state,
-                                    keep=self.cfg.train.keep_checkpoints)
+        parts = {"model": self.model.state_dict(), "ema": self.ema.state_dict(), "optimizer": opt_tensors,
+                 f"rank{self.rank}": self._rank_part()}
+        path = ckpt.save_checkpoint(self.ckpt_dir, self.step, parts, state, keep=self.cfg.train.keep_checkpoints,
+                                    world_size=self.world_size)
+        self.saved_step = self.step
+        return path
 
     def _load(self, path: Path) -> None:
-        parts, state = ckpt.load_checkpoint(path, ("model", "ema", "optimizer", "buffer", "rng"))
+        rank_part = f"rank{self.rank}"
+        if not (path / f"{rank_part}.safetensors").is_file():
+            raise UserError(f"checkpoint '{path}' has no state for rank {self.rank}: it was written with another "
+                            f"number of processes; resume with the world size it was trained with")
+        parts, state = ckpt.load_checkpoint(path, ("model", "ema", "optimizer", rank_part))
+        own = parts[rank_part]
         try:
             self.model.load_state_dict(parts["model"])
             self.ema.load_state_dict(parts["ema"])
             ckpt.load_optimizer(self.optimizer, parts["optimizer"], state["optimizer"])
-            self.buffer.load_state_dict(parts["buffer"])
-        except (RuntimeError, ValueError, KeyError) as exc:
+            self.buffer.load_state_dict({k[len("buffer."):]: v for k, v in own.items() if k.startswith("buffer.")})
+            self.gen.set_state(own["rng.generator"])
+            torch.set_rng_state(own["rng.torch"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             raise UserError(f"checkpoint '{path}' does not fit this config ({str(exc).splitlines()[0]}); "
                             "resume with the config the run was started with") from None
-        self.gen.set_state(parts["rng"]["generator"])
-        torch.set_rng_state(parts["rng"]["torch"])
         self.step = int(state["step"])
+        self.saved_step = self.step
         self.rollbacks = int(state.get("rollbacks", 0))
 
     def _resume(self) -> None:
@@ -142,10 +159,8 @@ class Trainer:
         if last is None:
             raise UserError(f"cannot resume: '{self.run_dir}' has no checkpoints (start it without --resume)")
         self._load(last)
-        if self.is_main and self.metrics_path.exists():  # drop log lines past the checkpoint
-            kept = [ln for ln in self.metrics_path.read_text().splitlines()
-                    if ln.strip() and json.loads(ln).get("step", 0) <= self.step]
-            ckpt.atomic_write_text(self.metrics_path, "".join(ln + "\n" for ln in kept))
+        if self.is_main:  # drop log lines past the checkpoint
+            truncate_after(self.run_dir, self.step)
 
     # ----------------------------------------------------------------- one step
     def train_step(self) -> dict[str, float]:
@@ -154,28 +169,27 @@ class Trainer:
         x_pos = self.x_all[idx]
         if self.cfg.data.dequantize:
             x_pos = dequantize(x_pos, self.data.levels, g)
-        y_pos = self.y_all[idx] if self.conditional else None
+        c_pos = self.c_all[idx] if self.conditional else None
 
-        x_neg0, y_neg, slots, fresh = self.buffer.sample(t.batch_size, g)
-        y_neg = y_neg if self.conditional else None
+        x_neg0, c_neg, slots, fresh = self.buffer.sample(t.batch_size, g)
+        c_neg = c_neg if self.conditional else None
         dev = self.device
         self.model.train()
-        neg = self.sampler.sample(self.model, x_neg0.to(dev), None if y_neg is None else y_neg.to(dev),
-                                  generator=g if dev.type == "cpu" else None)
+        neg = self.sampler.sample(self.model, x_neg0.to(dev), None if c_neg is None else c_neg.to(dev), generator=g)
         x_neg = neg.x
 
         x_both = torch.cat([x_pos.to(dev), x_neg])
-        y_both = None if y_pos is None else torch.cat([y_pos.to(dev), y_neg.to(dev)])
-        energies = self.model(x_both, y_both)
+        c_both = None if c_pos is None else torch.cat([c_pos.to(dev), c_neg.to(dev)])
+        energies = self.model(x_both, c_both)
         e_pos, e_neg = energies[: t.batch_size], energies[t.batch_size:]
         loss, stats = cd_loss(e_pos, e_neg, t.l2_alpha)
-        self._check_divergence(loss, energies)
-        if t.ce_alpha > 0 and self.conditional:
+        if t.ce_alpha > 0 and self.cond_spec.kind == "label":
             n = min(t.ce_batch, t.batch_size)
-            ce, ce_stats = classification_loss(self.model, x_pos[:n].to(dev), y_pos[:n].to(dev),
-                                               self.data.num_classes, t.ce_temperature)
+            ce, ce_stats = classification_loss(self.model, x_pos[:n].to(dev), c_pos[:n].to(dev),
+                                               self.cond_spec.num_classes, t.ce_temperature)
             loss = loss + t.ce_alpha * ce
             stats.update(ce_stats)
+        self._check_divergence(loss, energies)
 
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -188,10 +202,10 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(params, t.grad_clip_norm)
         self.optimizer.step()
         self._update_ema()
-        self.buffer.update(slots, x_neg, y_neg if y_neg is not None else torch.zeros(len(slots), dtype=torch.long))
+        self.buffer.update(slots, x_neg, c_neg)
         self.step += 1
         stats.update(grad_norm=grad_norm, fresh_frac=float(fresh.float().mean()), step=self.step)
-        self.last_negatives = (x_neg.detach().cpu(), None if y_neg is None else y_neg.cpu())
+        self.last_negatives = (x_neg.detach().cpu(), c_neg.cpu() if self.cond_spec.kind == "label" else None)
         return stats
 
     @torch.no_grad()
@@ -216,8 +230,7 @@ class Trainer:
     def _log(self, record: dict[str, Any]) -> None:
         if not self.is_main:
             return
-        with self.metrics_path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_record(self.metrics_path, record)
         if self._tb is not None:
             for k, v in record.items():
                 if isinstance(v, (int, float)) and k != "step":
@@ -289,10 +302,3 @@ class Trainer:
         self._save_sample_grid()
         self.save()
         return {"step": self.step, "seconds": time.time() - t0, **stats}
-
-
-def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]

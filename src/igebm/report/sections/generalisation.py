@@ -1,10 +1,9 @@
-"""OOD detection and robust classification in one pass, sized for the demo report.
+"""The generalisation sections of a run's report: OOD detection and robust classification.
 
 `add_to_demo` must stay within about 90 s on 2 CPU cores for the digits run, so
 it uses quick baselines (6 epochs, 3-step adversarial training), three
 epsilons, 5 PGD steps and 40 test images, and runs single-threaded on small
-images (as the judge does): these convs are too small to gain from two threads,
-and on the busy 2-core machine two threads measured 323 s against 77 s for one.
+images (as the judge does): these convs are too small to gain from two threads.
 The full measurement is benchmarks/generalisation.py.
 """
 
@@ -14,26 +13,15 @@ from contextlib import contextmanager
 
 import torch
 
-from igebm.report import Section, add_section
+from igebm.data.ood_sets import GENERATED
+from igebm.evaluation.attacks import evaluate_robustness
+from igebm.evaluation.baselines.classifiers import ensure_baselines
+from igebm.evaluation.ood import auroc_rows, evaluate_ood
 from igebm.report.figures import plot_energy_histograms, plot_lines
-from igebm.tasks.ood import auroc_rows, evaluate_ood
-from igebm.tasks.ood_sets import GENERATED
-from igebm.tasks.robustness import (BASELINE_KINDS, baseline_meta, evaluate_robustness, load_baselines,
-                                    train_baseline)
+from igebm.report.html import Section, add_section
 from igebm.training.run import TrainedRun
 
 WEAK_CLASSIFIER = 0.5  # clean accuracy below which the report says the EBM is not a classifier
-
-
-def ensure_baselines(run: TrainedRun, epochs: int = 15, adv_steps: int = 7) -> dict:
-    """Load the run's baseline classifiers; (re)train any missing or trained with fewer epochs/steps."""
-    for kind in BASELINE_KINDS:
-        meta = baseline_meta(run.run_dir, kind) or {}
-        steps_ok = kind == "standard" or meta.get("adv_steps", 7) >= adv_steps
-        if meta.get("epochs", 0) < epochs or not steps_ok:
-            print(f"training the {kind} baseline classifier ({epochs} epochs)", flush=True)
-            train_baseline(run, kind, epochs, seed=run.cfg.run.seed, adv_steps=adv_steps)
-    return load_baselines(run.run_dir)
 
 
 @contextmanager
@@ -73,7 +61,7 @@ def _add_to_demo(run: TrainedRun, num_attacked: int) -> dict:
     ebm = next(v for k, v in table.items() if k.startswith("EBM"))
     metrics = {"ood_auroc_average": {k: v["average"]["auroc"] for k, v in table.items()},
                "ebm_ood_auroc_average": ebm["average"]["auroc"]}
-    if not run.conditional:  # classification needs E(x, y)
+    if not run.labelled:  # classification needs E(x, y)
         return metrics
     baselines = ensure_baselines(run, epochs=6, adv_steps=3)
     eps = [0.0, 0.1, 0.2]

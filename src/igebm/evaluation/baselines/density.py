@@ -1,84 +1,16 @@
-"""Baselines for the generalisation tasks, trained on the run's own training data.
+"""Likelihood baselines for OOD detection, fitted on the run's training data.
 
-- `ResNetClassifier`: the energy network's architecture without spectral norm,
-  with a softmax head: a standard classifier of matched size (max-softmax OOD
-  score, and the robustness baseline, standard or PGD-adversarially trained).
 - `GaussianMixtureDensity`: scikit-learn's GaussianMixture log-likelihood.
 - `MADE`: a small masked autoregressive density (Germain et al. 2015) with a
   Gaussian per pixel given the previous pixels: the "autoregressive" likelihood.
-Weights are saved with safetensors, settings as JSON.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
-
-from igebm.errors import UserError
-from igebm.models.resnet import IGEBMResNet, PRESETS
-from igebm.training.checkpoint import atomic_write_text
-
-
-class ResNetClassifier(nn.Module):
-    """The run's ResNet body (no spectral norm, unconditional) with a num_classes head."""
-
-    def __init__(self, in_channels: int, arch: str, channels: int, num_classes: int):
-        super().__init__()
-        import dataclasses
-        spec = PRESETS[arch] if not channels else dataclasses.replace(PRESETS[arch], base_channels=channels)
-        self.body = IGEBMResNet(in_channels, spec, 0, "leaky_relu", use_spectral_norm=False)
-        self.body.head = nn.Linear(self.body.head.in_features, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.body.stem(x)
-        for block in self.body.blocks:
-            h = block(h, None)
-        return self.body.head(self.body.act(h).sum(dim=(2, 3)))
-
-
-def train_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int = 15, lr: float = 1e-3,
-                     seed: int = 0, attack=None, batch_size: int = 64) -> nn.Module:
-    """Cross-entropy training; with `attack(model, xb, yb) -> x_adv`, PGD adversarial training (Madry)."""
-    g = torch.Generator().manual_seed(seed)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    for _ in range(epochs):
-        order = torch.randperm(len(xt), generator=g)
-        for i in range(0, len(order), batch_size):
-            xb, yb = xt[order[i:i + batch_size]], yt[order[i:i + batch_size]]
-            if attack is not None:
-                model.eval()
-                xb = attack(model, xb, yb)
-            model.train()
-            loss = F.cross_entropy(model(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return model.eval()
-
-
-def save_module(model: nn.Module, path: Path, meta: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    tmp.replace(path)
-    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2))
-
-
-def load_classifier(path: Path) -> ResNetClassifier:
-    if not path.is_file():
-        raise UserError(f"baseline '{path}' does not exist: train it with `igebm baseline train RUN_DIR --kind ...`")
-    meta = json.loads(path.with_suffix(".json").read_text())
-    model = ResNetClassifier(meta["in_channels"], meta["arch"], meta["channels"], meta["num_classes"])
-    model.load_state_dict(load_file(str(path)))
-    return model.eval()
-
 
 class GaussianMixtureDensity:
     """log p(x) under a Gaussian mixture on flattened pixels.

@@ -15,7 +15,7 @@ from igebm.training.run import TrainedRun
 def make_labels(run: TrainedRun, num: int, label: int | None = None, all_labels: bool = False,
                 generator: torch.Generator | None = None) -> torch.Tensor | None:
     """Labels for `num` samples: one class, all classes in turn, or uniform at random."""
-    if not run.conditional:
+    if not run.labelled:
         return None
     k = run.num_classes
     if label is not None:

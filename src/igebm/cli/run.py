@@ -1,29 +1,13 @@
-"""The `igebm` command: train, sample, demo, info, and the task commands.
-
-User mistakes raise `UserError`; `main` prints them as one line and exits 2
-(3 when training diverged), never with a traceback.
-"""
+"""`igebm train | sample | demo | info | recipes`: training a run, sampling it, inspecting it."""
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import json
-import sys
 from pathlib import Path
 
+from igebm import io
+from igebm.cli.common import non_negative_int, positive_int
 from igebm.errors import UserError
-
-# Task modules that add their own subcommands through `register(subparsers)`.
-TASK_COMMANDS = [
-    "igebm.tasks.complete",
-    "igebm.tasks.restore",
-    "igebm.tasks.morph",
-    "igebm.tasks.steps_curve",
-    "igebm.tasks.ood",
-    "igebm.tasks.robustness",
-]
-
 
 def cmd_train(args) -> None:
     from igebm.config import load_config
@@ -40,11 +24,11 @@ def cmd_train(args) -> None:
 def cmd_sample(args) -> None:
     import numpy as np
 
-    from igebm.tasks.generate import generate, make_labels
+    from igebm.tasks.generation import generate, make_labels
     from igebm.training import load_run
 
     run = load_run(args.run_dir)
-    if args.label is not None and not run.conditional:
+    if args.label is not None and not run.labelled:
         raise UserError("--label needs a conditional run; this run is unconditional")
     if args.label is not None and not 0 <= args.label < run.num_classes:
         raise UserError(f"--label {args.label} is out of range: the run has classes 0..{run.num_classes - 1}")
@@ -55,7 +39,7 @@ def cmd_sample(args) -> None:
     out = Path(args.out or Path(args.run_dir) / "samples.npz")
     out.parent.mkdir(parents=True, exist_ok=True)
     lab = labels.numpy() if labels is not None else np.full(args.num, -1)
-    np.savez_compressed(out, images=x.numpy().astype(np.float32), labels=lab.astype(np.int64))
+    io.write_npz(out, images=x.numpy().astype(np.float32), labels=lab.astype(np.int64))
     print(f"wrote {args.num} samples ({steps} steps) to {out}")
     if args.grid:
         from igebm.report.figures import save_grid
@@ -64,7 +48,7 @@ def cmd_sample(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from igebm.tasks.demo import run_demo
+    from igebm.report.demo import run_demo
     run_demo(Path(args.out), minutes=args.minutes, overrides=args.set, recipe=args.recipe)
 
 
@@ -80,6 +64,7 @@ def cmd_info(args) -> None:
     print(f"data/model:  {run.cfg.data.name} / {run.cfg.model.arch} "
           f"({'conditional' if run.conditional else 'unconditional'})")
     print("checkpoints: " + ", ".join(p.name for p in ckpt.list_checkpoints(run.run_dir / "checkpoints")))
+    print(f"condition:   {run.cond_spec.kind}" + (f" ({run.cond_spec.num_classes} classes)" if run.labelled else ""))
     if last:
         print("last log:    " + ", ".join(f"{k}={v:.4g}" for k, v in last.items() if isinstance(v, float)))
     summary = run.run_dir / "metrics.json"
@@ -89,16 +74,17 @@ def cmd_info(args) -> None:
         print(json.dumps(run.cfg.to_dict(), indent=2))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="igebm", description=(
-        "Energy-based models (Du & Mordatch 2019): train with contrastive divergence and "
-        "Langevin dynamics, sample, complete and repair images, detect OOD inputs, classify robustly."))
-    p.add_argument("--version", action="version", version="igebm 0.1.0")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+def cmd_recipes(args) -> None:
+    from igebm.recipes import recipe_names, recipe_summary
 
+    for name in recipe_names():
+        print(f"{name:<16} {recipe_summary(name)}")
+
+
+def register(sub) -> None:
     t = sub.add_parser("train", help="train an EBM from a TOML recipe",
                        description="Train an EBM with contrastive divergence from a TOML recipe.")
-    t.add_argument("config", help="recipe path or name in configs/ (digits, toy2d, cifar10, ...)")
+    t.add_argument("config", help="recipe name (`igebm recipes` lists them: digits, toy2d, cifar10, ...) or a TOML path")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set train.lr=1e-4 (repeatable)")
     t.add_argument("--out", help="run directory (default runs/<run.name>)")
@@ -108,10 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="draw samples from a trained run",
                        description="Sample by Langevin dynamics from noise with the run's EMA energy.")
     s.add_argument("run_dir")
-    s.add_argument("--num", type=int, default=100, help="number of samples (default 100)")
+    s.add_argument("--num", type=positive_int, default=100, help="number of samples (default 100)")
     s.add_argument("--label", type=int, help="class to condition on (conditional runs)")
     s.add_argument("--all-labels", action="store_true", help="cycle through all classes")
-    s.add_argument("--steps", type=int, help="Langevin steps (default: the run's eval.headline_steps, "
+    s.add_argument("--steps", type=non_negative_int, help="Langevin steps (default: the run's eval.headline_steps, "
                                              "else its sampler.steps)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", help="npz file with images (N,C,H,W) float32 in [0,1] and labels (default RUN_DIR/samples.npz)")
@@ -132,33 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--config", action="store_true", help="print the full resolved config")
     i.set_defaults(func=cmd_info)
 
-    for name in TASK_COMMANDS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # task not built yet
-            raise
-        module.register(sub)
-    return p
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
-    try:
-        args.func(args)
-    except UserError as exc:
-        print(f"igebm {args.command}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"igebm {args.command}: interrupted; the last checkpoint is kept (resume with --resume)", file=sys.stderr)
-        return 130
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    r = sub.add_parser("recipes", help="list the recipes shipped with igebm",
+                       description="The TOML recipes inside the package: `igebm train NAME` runs one.")
+    r.set_defaults(func=cmd_recipes)

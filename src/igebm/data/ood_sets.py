@@ -13,10 +13,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from igebm.data.registry import DatasetSpec, get_dataset, load_split_from_root, names, register_dataset
 from igebm.errors import UserError
 
-GENERATED = ("uniform", "gaussian", "constant", "interp", "inverted", "rot90", "shapes", "letters")
-ON_DISK = ("svhn", "cifar10", "cifar100", "mnist", "folder")
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZabdefghkmnpqrtwxyz"
 
 
@@ -67,49 +66,62 @@ def _letter(draw: ImageDraw.ImageDraw, w: int, h: int, rng) -> None:
     draw.text((x, y), ch, fill=255, font=font)
 
 
+def _interp(x: np.ndarray, n: int, rng) -> np.ndarray:
+    """The pixel average of two different test images."""
+    first = rng.integers(0, len(x), n)
+    second = (first + rng.integers(1, max(len(x), 2), n)) % len(x)
+    return (0.5 * (x[first] + x[second])).astype(np.float32)
+
+
+def _rot90(x: np.ndarray, n: int, rng) -> np.ndarray:
+    """Test images turned by 90 degrees (180 when not square, so the shape is kept)."""
+    turns = 1 if x.shape[2] == x.shape[3] else 2
+    return np.ascontiguousarray(np.rot90(x[rng.integers(0, len(x), n)], turns, axes=(2, 3)))
+
+
+_GENERATORS = {
+    "uniform": ("uniform noise in [0, 1]", lambda x, n, rng: rng.random((n, *x.shape[1:]), dtype=np.float32)),
+    "gaussian": ("Gaussian noise around 0.5 (std 0.25), clipped",
+                 lambda x, n, rng: np.clip(0.5 + 0.25 * rng.standard_normal((n, *x.shape[1:])), 0, 1)),
+    "constant": ("one random grey level per image",
+                 lambda x, n, rng: np.broadcast_to(rng.random((n, 1, 1, 1)), (n, *x.shape[1:])).copy()),
+    "interp": ("average of two in-distribution test images", _interp),
+    "inverted": ("in-distribution test images, inverted (1 - x)",
+                 lambda x, n, rng: 1.0 - x[rng.integers(0, len(x), n)]),
+    "rot90": ("in-distribution test images, rotated", _rot90),
+    "shapes": ("rendered rectangles, ellipses and triangles", lambda x, n, rng: _render(_shape, n, x.shape[1:], rng)),
+    "letters": ("rendered letters (Pillow's bundled font)", lambda x, n, rng: _render(_letter, n, x.shape[1:], rng)),
+}
+for _name, (_help, _make) in _GENERATORS.items():
+    register_dataset(DatasetSpec(_name, "generated", _help, make=_make))
+GENERATED = tuple(_GENERATORS)
+
+
+def _on_disk() -> tuple[str, ...]:
+    return tuple(n for n in names("data") if get_dataset(n).needs_root)
+
+
+def _unknown(name: str) -> UserError:
+    return UserError(f"unknown OOD set '{name}': choose from {', '.join(names('generated'))}, "
+                     f"or KIND:PATH with KIND in {', '.join(_on_disk())}")
+
+
 def make_ood_set(name: str, in_test: np.ndarray, n: int | None = None, seed: int = 0) -> np.ndarray:
     """An OOD set shaped like `in_test` (N, C, H, W); `name` is generated or `kind:PATH` on disk."""
+    check_set_names([name])
     rng = np.random.default_rng(seed)
     n = n or len(in_test)
     shape = in_test.shape[1:]
     kind, _, path = name.partition(":")
-    if kind in ON_DISK and path:
-        from igebm.data import formats
-        square = shape[1] if shape[1] == shape[2] else None  # folders of mixed sizes load at the run's size
-        loaders = {"svhn": lambda: formats.load_svhn(path, "test"),
-                   "cifar10": lambda: formats.load_cifar(path, "test", num_classes=10),
-                   "cifar100": lambda: formats.load_cifar(path, "test", num_classes=100),
-                   "mnist": lambda: formats.load_mnist(path, "test"),
-                   "folder": lambda: formats.load_image_folder(path, "test", size=square)}
-        x = loaders[kind]().x
+    if path:
+        square = shape[1] if shape[1] == shape[2] else 0  # folders of mixed sizes load at the run's size
+        x = load_split_from_root(kind, path, "test", image_size=square).x
         return _resize(x[rng.permutation(len(x))[:n]], shape)
-    if kind == "uniform":
-        return rng.random((n, *shape), dtype=np.float32)
-    if kind == "gaussian":
-        return np.clip(0.5 + 0.25 * rng.standard_normal((n, *shape)), 0, 1).astype(np.float32)
-    if kind == "constant":
-        return np.broadcast_to(rng.random((n, 1, 1, 1)), (n, *shape)).astype(np.float32).copy()
-    pick = lambda: in_test[rng.integers(0, len(in_test), n)]  # noqa: E731
-    if kind == "interp":  # two different test images per pair
-        first = rng.integers(0, len(in_test), n)
-        second = (first + rng.integers(1, max(len(in_test), 2), n)) % len(in_test)
-        return (0.5 * (in_test[first] + in_test[second])).astype(np.float32)
-    if kind == "inverted":
-        return (1.0 - pick()).astype(np.float32)
-    if kind == "rot90":  # non-square images turn by 180 degrees so the shape is kept
-        turns = 1 if shape[1] == shape[2] else 2
-        return np.ascontiguousarray(np.rot90(pick(), turns, axes=(2, 3)))
-    if kind == "shapes":
-        return _render(_shape, n, shape, rng)
-    if kind == "letters":
-        return _render(_letter, n, shape, rng)
-    raise UserError(f"unknown OOD set '{name}': choose from {', '.join(GENERATED)}, "
-                    f"or KIND:PATH with KIND in {', '.join(ON_DISK)}")
+    return np.asarray(get_dataset(kind, "generated").make(in_test, n, rng), dtype=np.float32)
 
 
-def check_set_names(names: list[str]) -> None:
-    for name in names:
+def check_set_names(names_: list[str]) -> None:
+    for name in names_:
         kind, _, path = name.partition(":")
-        if not (kind in GENERATED and not path) and not (kind in ON_DISK and path):
-            raise UserError(f"unknown OOD set '{name}': choose from {', '.join(GENERATED)}, "
-                            f"or KIND:PATH with KIND in {', '.join(ON_DISK)}")
+        if not (kind in GENERATED and not path) and not (kind in _on_disk() and path):
+            raise _unknown(name)

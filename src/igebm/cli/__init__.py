@@ -1,0 +1,53 @@
+"""The `igebm` command, one module per capability; each adds its subcommands with `register(sub)`.
+
+User mistakes raise `UserError`; `main` prints them as one line and exits 2
+(3 for training faults), never with a traceback. To add a command, write a
+module here with `register(sub)` and list it in COMMAND_MODULES.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from igebm import __version__
+from igebm.errors import UserError
+
+COMMAND_MODULES = ("run", "images", "generalisation")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (and exit code 2), without the usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    p = Parser(prog="igebm", description=(
+        "Energy-based models (Du & Mordatch 2019): train with contrastive divergence and "
+        "Langevin dynamics, sample, complete and repair images, detect OOD inputs, classify robustly."))
+    p.add_argument("--version", action="version", version=f"igebm {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"igebm.cli.{name}").register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        args.func(args)
+    except UserError as exc:
+        print(f"igebm {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"igebm {args.command}: interrupted; the last checkpoint is kept (resume with --resume)", file=sys.stderr)
+        return 130
+    return 0

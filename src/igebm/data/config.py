@@ -1,0 +1,35 @@
+"""The `[data]` section: which dataset, where it lives, how it is split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from igebm.errors import UserError
+
+
+@dataclass
+class DataConfig:
+    name: str = "digits"  # a registered dataset: `igebm data list`
+    root: str = ""  # folder of an on-disk dataset
+    image_size: int = 0  # image folders: resize to this square size (0 = as stored; all must match)
+    toy: str = "8gaussians"  # toy2d kind
+    toy_size: int = 20000
+    dequantize: bool = True
+    test_fraction: float = 0.2  # datasets without a fixed test split (digits)
+    val_fraction: float = 0.15  # carved out of the training split (stratified, fixed seed) for tuning
+
+    def validate(self) -> None:
+        from igebm.data.registry import get_dataset
+
+        spec = get_dataset(self.name)
+        if spec.needs_root and not self.root:
+            raise UserError(f"dataset '{self.name}' is read from disk: set data.root to its folder "
+                            "(--set data.root=PATH)")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise UserError(f"config key 'data.test_fraction' must be in (0, 1), got {self.test_fraction}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise UserError(f"config key 'data.val_fraction' must be in [0, 1), got {self.val_fraction}")
+        if self.image_size < 0:
+            raise UserError(f"config key 'data.image_size' must be 0 (as stored) or positive, got {self.image_size}")
+        if self.toy_size < 1:
+            raise UserError(f"config key 'data.toy_size' must be positive, got {self.toy_size}")

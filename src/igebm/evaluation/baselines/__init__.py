@@ -1,0 +1,1 @@
+"""Baselines the EBM is compared against: classifiers, densities, completions."""

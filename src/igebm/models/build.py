@@ -1,0 +1,31 @@
+"""Build the energy network a `[model]` config names, for a dataset's shape and condition."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from torch import nn
+
+from igebm.errors import UserError
+from igebm.models.conditioning import ConditionSpec
+from igebm.models.mlp import MLPEnergy
+from igebm.models.resnet import PRESETS, IGEBMResNet
+
+ARCHS = tuple(PRESETS) + ("mlp",)
+
+
+def build_model(model_cfg, input_shape: tuple[int, ...], cond: ConditionSpec) -> nn.Module:
+    if model_cfg.arch == "mlp":
+        if len(input_shape) != 1:
+            raise UserError(f"arch 'mlp' takes vectors, but the data has shape {input_shape}; use a resnet preset")
+        return MLPEnergy(input_shape[0], model_cfg.hidden, model_cfg.depth, cond,
+                         model_cfg.activation, model_cfg.spectral_norm)
+    if model_cfg.arch not in PRESETS:
+        raise UserError(f"unknown model.arch '{model_cfg.arch}' (choose one of {', '.join(ARCHS)})")
+    if len(input_shape) != 3:
+        raise UserError(f"arch '{model_cfg.arch}' takes images (C, H, W), but the data has shape {input_shape}; "
+                        "use arch='mlp'")
+    spec = PRESETS[model_cfg.arch]
+    if model_cfg.channels:
+        spec = dataclasses.replace(spec, base_channels=model_cfg.channels)
+    return IGEBMResNet(input_shape[0], spec, cond, model_cfg.activation, model_cfg.spectral_norm, model_cfg.hidden)

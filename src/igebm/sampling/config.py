@@ -1,0 +1,47 @@
+"""The `[sampler]` and `[buffer]` sections: how chains run, and where they start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from igebm.errors import UserError
+
+
+@dataclass
+class SamplerConfig:
+    kind: str = "langevin"  # a registered sampler (igebm.sampling.SAMPLERS)
+    parameterization: str = "igebm"  # igebm (step and noise apart) | ula (noise = sqrt(2 step))
+    steps: int = 60
+    step_size: float = 10.0
+    noise_std: float = 0.005
+    grad_clip: float = 0.01  # per element, 0 = off
+    temperature: float = 1.0
+    clamp: bool = True  # clamp to the data range
+
+    def validate(self) -> None:
+        from igebm.sampling.base import SAMPLERS
+
+        if self.kind not in SAMPLERS:
+            raise UserError(f"config key 'sampler.kind' is {self.kind!r}; choose one of {sorted(SAMPLERS)}")
+        SAMPLERS[self.kind].validate_config(self)
+        if self.steps < 1:
+            raise UserError(f"config key 'sampler.steps' must be positive, got {self.steps}")
+        for key in ("step_size", "temperature"):
+            if not getattr(self, key) > 0:
+                raise UserError(f"config key 'sampler.{key}' must be positive, got {getattr(self, key)}")
+        for key in ("noise_std", "grad_clip"):
+            if getattr(self, key) < 0:
+                raise UserError(f"config key 'sampler.{key}' must be 0 or positive, got {getattr(self, key)}")
+
+
+@dataclass
+class BufferConfig:
+    capacity: int = 10000
+    reinit_prob: float = 0.05
+    store_uint8: bool = False
+
+    def validate(self) -> None:
+        if self.capacity < 1:
+            raise UserError(f"config key 'buffer.capacity' must be positive, got {self.capacity}")
+        if not 0.0 <= self.reinit_prob <= 1.0:
+            raise UserError(f"config key 'buffer.reinit_prob' must be in [0, 1], got {self.reinit_prob}")
