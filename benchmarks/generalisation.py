@@ -35,8 +35,8 @@ p.add_argument("--eot", type=int, default=1, help="refinement-noise samples per 
 p.add_argument("--restarts", type=int, default=1, help="PGD random restarts (best of, per image)")
 p.add_argument("--skip-robustness", action="store_true")
 p.add_argument("--gmm-sweep", action="store_true",
-               help="also fit Gaussian mixtures of 5-160 full or diagonal components: held-out log-likelihood "
-                    "(20%% of the training split) and average AUROC of each, to see how tuning moves the baseline")
+               help="also fit Gaussian mixtures of 5-160 full or diagonal components on the training split: "
+                    "validation log-likelihood and average AUROC of each, to see how tuning moves the baseline")
 p.add_argument("--ood-seeds", default="0", help="comma-separated seeds of the OOD sets and baselines (default 0)")
 p.add_argument("--json", help="also write the full results here")
 args = p.parse_args()
@@ -101,25 +101,23 @@ def ood_tables(runs, seeds):
 
 
 def gmm_sweep(run, seed=0):
-    """Held-out log-likelihood picks a mixture without looking at OOD data; AUROC shows what it buys."""
-    from sklearn.model_selection import train_test_split
-
+    """Validation log-likelihood picks a mixture without looking at OOD data; AUROC shows what it buys."""
     from igebm.evaluation.ood_metrics import ood_metrics
     from igebm.evaluation.baselines.density import GaussianMixtureDensity
     from igebm.data.ood_sets import make_ood_set
-    train, x_in = run.dataset("train").x, run.dataset("test").x
-    fit_part, held_out = train_test_split(train, test_size=0.2, random_state=seed)
+    train, held_out, x_in = run.dataset("train").x, run.dataset("val").x, run.dataset("test").x
     sets = [make_ood_set(name, x_in, seed=seed) for name in GENERATED]
     rows = []
     for covariance in ("full", "diag"):
         for k in (5, 10, 20, 40, 80, 160):
-            val = float(GaussianMixtureDensity(k, seed, covariance).fit(fit_part).log_prob(held_out).mean())
             gmm = GaussianMixtureDensity(k, seed, covariance).fit(train)
+            val = float(gmm.log_prob(held_out).mean())
             s_in = gmm.log_prob(x_in)
             auroc = float(np.mean([ood_metrics(s_in, gmm.log_prob(x))["auroc"] for x in sets]))
-            rows.append({"model": f"{k} {covariance}", "held-out log-lik": val, "average AUROC": auroc})
-    best = max(rows, key=lambda r: r["held-out log-lik"])
-    print_table(f"Gaussian mixtures (seed {seed}); best held-out log-likelihood: {best['model']}", rows)
+            rows.append({"model": f"{k} {covariance}", "validation log-lik": val, "average AUROC": auroc})
+    best = max(rows, key=lambda r: r["validation log-lik"])
+    print_table(f"Gaussian mixtures (seed {seed}), fitted on train; best validation log-likelihood: {best['model']}",
+                rows)
     return rows
 
 
@@ -132,7 +130,7 @@ if args.gmm_sweep:
     out["gmm_sweep"] = gmm_sweep(runs[0])
 for run in runs:
     run_dir = str(run.run_dir)
-    if not run.conditional:
+    if not run.labelled:
         print(f"\n{run_dir} is unconditional: no classification or robustness numbers")
         continue
     baselines = ensure_baselines(run)
