@@ -42,7 +42,7 @@ def cmd_sample(args) -> None:
     io.write_npz(out, images=x.numpy().astype(np.float32), labels=lab.astype(np.int64))
     print(f"wrote {args.num} samples ({steps} steps) to {out}")
     if args.grid:
-        from igebm.report.figures import save_grid
+        from igebm.grids import save_grid
         save_grid(x.numpy(), args.grid, nrow=10)
         print(f"wrote grid {args.grid}")
 

@@ -28,6 +28,7 @@ from igebm.errors import TrainingFault, UserError
 
 PREFIX = "step_"
 _NAME = re.compile(r"^step_(\d{7})$")
+_OLD = ".old_"  # a checkpoint being replaced; put back if a kill came between the two renames
 
 
 def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -91,9 +92,13 @@ def save_checkpoint(ckpt_root: Path, step: int, parts: dict[str, dict[str, torch
             os.replace(staged, tmp / f"rank{rank}.safetensors")
         io.write_text(tmp / "state.json", json.dumps({**state, "world_size": world_size}, indent=1))
         if final.exists():  # keep the old folder until the new one is in place
-            old = ckpt_root / f".old_{PREFIX}{step:07d}.{os.getpid()}"
+            old = ckpt_root / f"{_OLD}{PREFIX}{step:07d}.{os.getpid()}"
             os.replace(final, old)
-            os.replace(tmp, final)
+            try:
+                os.replace(tmp, final)
+            except BaseException:
+                os.replace(old, final)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)
@@ -108,10 +113,21 @@ def step_of(path: Path) -> int:
     return int(_NAME.match(path.name).group(1))
 
 
+def _recover_replaced(ckpt_root: Path) -> None:
+    for old in ckpt_root.glob(f"{_OLD}{PREFIX}*"):
+        final = ckpt_root / old.name[len(_OLD):].split(".")[0]
+        if _NAME.match(final.name) and not final.exists():
+            os.replace(old, final)
+
+
 def list_checkpoints(ckpt_root: Path) -> list[Path]:
     """Finished checkpoint folders, oldest first; anything not named step_NNNNNNN is ignored."""
     if not ckpt_root.is_dir():
         return []
+    try:
+        _recover_replaced(ckpt_root)
+    except OSError:
+        pass  # a read-only run directory: nothing to put back
     found = [p for p in ckpt_root.iterdir() if p.is_dir() and _NAME.match(p.name)]
     return sorted(found, key=step_of)
 

@@ -248,7 +248,7 @@ class Trainer:
     def _save_sample_grid(self) -> None:
         if not (self.is_main and self.data.is_image and hasattr(self, "last_negatives")):
             return
-        from igebm.report.figures import save_grid
+        from igebm.grids import save_grid
         x, y = self.last_negatives
         order = torch.argsort(y, stable=True) if y is not None else torch.arange(len(x))
         (self.run_dir / "samples").mkdir(exist_ok=True)
