@@ -25,6 +25,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q --no-deps ebmkit==0.16.0 torchebm==0.8.9 torchattacks==3.5.1  # need only torch (and numpy/scipy/tqdm) here; torchattacks imports without torchvision
+	$(BIN)/python -m pip install -q -e ".[hand]"  # MuJoCo for the robot-hand trajectories
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

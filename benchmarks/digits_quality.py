@@ -17,7 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from igebm.evaluation.generation import steps_curve
+from igebm.evaluation.generation import pick_headline, steps_curve
 from igebm.evaluation.judge import run_judge
 from igebm.report.demo import run_demo
 from igebm.training import load_run
@@ -30,11 +30,6 @@ parser.add_argument("--only", choices=["digits", "digits_uncond"])
 parser.add_argument("--json", help="also write the rows here")
 parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="recipe overrides (smoke tests)")
 args = parser.parse_args()
-
-
-def pick_headline(rows: list[dict]) -> dict:
-    ok = [r for r in rows if r.get("accuracy", 1.0) >= 0.95 and min(r.get("class_shares", [1.0])) >= 0.05]
-    return min(ok or rows, key=lambda r: r["frechet_ratio"])
 
 
 def rounded(r: dict) -> dict:

@@ -43,3 +43,14 @@ def tiny_uncond_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "tiny_uncond"
     Trainer(tiny_config(train={"max_steps": 2}, model={"conditional": False}), out).fit()
     return out
+
+
+def inject_nan(file) -> None:
+    """Poison a checkpoint part: the first entry of its first floating-point tensor becomes NaN."""
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(file))
+    name = next(k for k, v in tensors.items() if v.is_floating_point())
+    tensors[name] = tensors[name].clone()
+    tensors[name].view(-1)[0] = float("nan")
+    save_file(tensors, str(file))

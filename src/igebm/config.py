@@ -149,22 +149,39 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not path.is_file():
             raise UserError(f"config file '{path}' does not exist (recipes: `igebm recipes`, e.g. digits)")
         _apply(cfg, read_recipe(path), "")
+    apply_overrides(cfg, overrides)
+    return validate(cfg)
+
+
+def apply_overrides(cfg: Config, overrides: list[str] | None) -> Config:
+    """Apply `section.key=value` texts (as `--set` gives them) to a config, checking each."""
     for text in overrides or []:
         parts, value = _parse_override(text)
         nested: dict[str, Any] = {parts[-1]: value}
         for p in reversed(parts[:-1]):
             nested = {p: nested}
         _apply(cfg, nested, "")
-    return validate(cfg)
+    return cfg
 
 
-def config_from_dict(data: Any, source: str = "config") -> Config:
-    """A Config from a resolved dict (a run's config.json); anything malformed is a UserError."""
+REQUIRED_SECTIONS = ("run", "data", "model", "sampler", "train")  # in every run's config.json
+
+
+def config_from_dict(data: Any, source: str = "config", overrides: list[str] | None = None) -> Config:
+    """A Config from a resolved dict (a run's config.json), then `overrides`; anything malformed is a UserError."""
     if not isinstance(data, dict):
         raise UserError(f"{source} must hold a table of sections, got {type(data).__name__}")
+    missing = [name for name in REQUIRED_SECTIONS if name not in data]
+    if missing:  # a run's config always has these; without them the defaults would stand in silently
+        raise UserError(f"{source} lacks the section(s) {', '.join(missing)}: it is not a run's resolved config")
     cfg = Config()
-    _apply(cfg, data, "")
-    return validate(cfg)
+    try:
+        _apply(cfg, data, "")
+        if not overrides:
+            return validate(cfg)
+    except UserError as exc:
+        raise UserError(f"{source}: {exc}") from None
+    return validate(apply_overrides(cfg, overrides))
 
 
 def save_config(cfg: Config, path: str | Path) -> None:

@@ -7,9 +7,11 @@ never share it. Every file the project writes goes through `atomic_path`.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -31,6 +33,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.filename is None or str(exc.filename) == str(tmp):  # name the file the user asked for
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -56,8 +62,14 @@ def write_npz(path: str | Path, **arrays) -> Path:
 
 
 def write_safetensors(path: str | Path, tensors: dict) -> Path:
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     with atomic_path(path) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
+        try:
+            save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
+        except SafetensorError as exc:  # an I/O failure (a full disk) comes back as this; make it an OSError
+            code = re.search(r"(?:code: |os error )(\d+)", str(exc))
+            err = int(code.group(1)) if code else errno.EIO
+            raise OSError(err, os.strerror(err), str(path)) from exc
     return Path(path)

@@ -13,14 +13,18 @@ import sys
 from igebm import __version__
 from igebm.errors import UserError
 
-COMMAND_MODULES = ("run", "images", "generalisation")
+COMMAND_MODULES = ("run", "images", "generalisation", "composition", "trajectories")
 
 
 class Parser(argparse.ArgumentParser):
     """argparse that reports a bad flag in one line (and exit code 2), without the usage block."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise BadFlag(f"{self.prog}: error: {message} (see {self.prog} --help)")
+
+
+class BadFlag(Exception):
+    """A flag argparse refused; `main` prints it as one line and returns 2 (as for any user mistake)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,16 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except BadFlag as exc:
+        print(exc, file=sys.stderr)
+        return 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    try:
-        args.func(args)
-    except UserError as exc:
-        print(f"igebm {args.command}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"igebm {args.command}: interrupted; the last checkpoint is kept (resume with --resume)", file=sys.stderr)
-        return 130
-    return 0
+    from igebm.cli.handler import run_command  # one line per failure: user, operational, or a bug
+
+    return run_command(args.command, lambda: args.func(args))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
 
 from igebm import io
+from igebm.cli.common import count, non_negative_float, non_negative_int, positive_int
 from igebm.data.ood_sets import GENERATED, check_set_names
 from igebm.errors import UserError
 from igebm.evaluation.attacks import evaluate_robustness
@@ -53,7 +55,7 @@ def _register_ood(sub) -> None:
                         "conditional runs also: min-energy, logsumexp (log sum_y exp -E(x, y)), mean-energy")
     p.add_argument("--no-baselines", action="store_true",
                    help="score only the EBM (skip the Gaussian mixture, MADE and max-softmax baselines)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the generated OOD sets and baselines (default 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the generated OOD sets and baselines (default 0)")
     p.add_argument("--out", help="output folder (default RUN_DIR/ood)")
     p.set_defaults(func=cmd_ood)
 
@@ -63,8 +65,8 @@ def parse_eps(text: str) -> list[float]:
         eps = [float(e) for e in text.split(",") if e.strip()]
     except ValueError:
         raise UserError(f"--eps '{text}' is not a comma-separated list of numbers, e.g. 0,0.05,0.1,0.2") from None
-    if not eps or min(eps) < 0:
-        raise UserError(f"--eps '{text}' needs non-negative numbers")
+    if not eps or not all(math.isfinite(e) and e >= 0 for e in eps):
+        raise UserError(f"--eps '{text}' needs finite non-negative numbers")
     return eps
 
 
@@ -125,11 +127,11 @@ def register(sub) -> None:
     c = sub.add_parser("classify", help="classify by lowest energy, argmin_y E(x, y)",
                        description="Predict argmin_y E(x, y) after optional Langevin refinement of x.")
     c.add_argument("run_dir")
-    c.add_argument("--refine-steps", type=int, default=10, help="Langevin refinement steps (default 10, as in the paper)")
-    c.add_argument("--eps", type=float, default=8 / 255, help="L-inf ball the refinement stays in (default 8/255)")
+    c.add_argument("--refine-steps", type=non_negative_int, default=10, help="Langevin refinement steps (default 10, as in the paper)")
+    c.add_argument("--eps", type=non_negative_float, default=8 / 255, help="L-inf ball the refinement stays in (default 8/255)")
     c.add_argument("--split", choices=["train", "test"], default="test")
-    c.add_argument("--num", type=int, help="use only the first NUM images")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--num", type=count, help="use only the first NUM images")
+    c.add_argument("--seed", type=non_negative_int, default=0)
     c.set_defaults(func=cmd_classify)
 
     r = sub.add_parser("robustness", help="accuracy under PGD attacks, per epsilon",
@@ -138,18 +140,18 @@ def register(sub) -> None:
     r.add_argument("run_dir")
     r.add_argument("--norm", choices=["linf", "l2"], default="linf")
     r.add_argument("--eps", default="0,0.05,0.1,0.2,0.3", help="comma-separated budgets (default 0,0.05,0.1,0.2,0.3)")
-    r.add_argument("--pgd-steps", type=int, default=20,
+    r.add_argument("--pgd-steps", type=positive_int, default=20,
                    help="PGD iterations per restart (default 20; step 2.5 eps / steps)")
-    r.add_argument("--restarts", type=int, default=1,
+    r.add_argument("--restarts", type=positive_int, default=1,
                    help="random restarts; an image counts as broken if any restart fools the classifier (default 1)")
-    r.add_argument("--refine-steps", type=int, default=10,
+    r.add_argument("--refine-steps", type=non_negative_int, default=10,
                    help="Langevin refinement steps of the energy classifier, inside the attack's ball (default 10)")
-    r.add_argument("--eot", type=int, default=2,
+    r.add_argument("--eot", type=positive_int, default=2,
                    help="adaptive attack: refinement-noise samples averaged per gradient (default 2)")
     r.add_argument("--attack", choices=["paper", "adaptive", "both"], default="both",
                    help="paper: gradient without refinement (as released); adaptive: BPDA + EOT through it")
-    r.add_argument("--num", type=int, default=200, help="test images to attack (default 200)")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--num", type=count, default=200, help="test images to attack (default 200)")
+    r.add_argument("--seed", type=non_negative_int, default=0)
     r.add_argument("--out", help="output folder (default RUN_DIR/robustness)")
     r.set_defaults(func=cmd_robustness)
 
@@ -158,8 +160,8 @@ def register(sub) -> None:
     t = bsub.add_parser("train", help="train a standard or PGD-adversarial classifier of the EBM's size")
     t.add_argument("run_dir")
     t.add_argument("--kind", choices=list(BASELINE_KINDS), required=True)
-    t.add_argument("--epochs", type=int, default=15, help="passes over the training split (default 15)")
-    t.add_argument("--adv-eps", type=float, default=0.1, help="L-inf budget of adversarial training (default 0.1)")
-    t.add_argument("--adv-steps", type=int, default=7, help="PGD steps per batch of adversarial training (default 7)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--epochs", type=positive_int, default=15, help="passes over the training split (default 15)")
+    t.add_argument("--adv-eps", type=non_negative_float, default=0.1, help="L-inf budget of adversarial training (default 0.1)")
+    t.add_argument("--adv-steps", type=positive_int, default=7, help="PGD steps per batch of adversarial training (default 7)")
+    t.add_argument("--seed", type=non_negative_int, default=0)
     t.set_defaults(func=cmd_baseline)

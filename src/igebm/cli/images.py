@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from igebm import io
-from igebm.cli.common import add_chain_args, add_input_args, chain_from_args
+from igebm.cli.common import add_chain_args, add_input_args, chain_from_args, count, non_negative_int, positive_int
 from igebm.errors import UserError
 from igebm.evaluation.generation import best_row, steps_curve, steps_table
 from igebm.evaluation.images import completion_metrics, restoration_metrics
@@ -70,7 +70,7 @@ def _register_complete(sub) -> None:
                                    "and metrics.json (hidden-pixel MSE when the truth is known).")
     add_input_args(p)
     p.add_argument("--mask", required=True, help=MASK_HELP)
-    p.add_argument("--samples", type=int, default=4, help="independent completions per input (default 4)")
+    p.add_argument("--samples", type=positive_int, default=4, help="independent completions per input (default 4)")
     add_chain_args(p, COMPLETE_CHAIN.rounds, COMPLETE_CHAIN.steps, "from noise in the hidden region")
     p.add_argument("--no-truth", action="store_true",
                    help="the input's hidden pixels are missing or garbage, so there is no truth to score "
@@ -164,13 +164,13 @@ def _register_morph(sub) -> None:
                                    "from_labels, to_labels), morph_strip.png, morph.gif and metrics.json with the "
                                    "share the judge labels B at the end and the share still labelled A.")
     p.add_argument("run_dir", help="a trained class-conditional run")
-    p.add_argument("--from-class", type=int, required=True, help="class A of the starting test images")
-    p.add_argument("--to-class", type=int, required=True, help="class B to condition on")
-    p.add_argument("--num", type=int, default=10, help="number of test images of class A (default 10)")
+    p.add_argument("--from-class", type=non_negative_int, required=True, help="class A of the starting test images")
+    p.add_argument("--to-class", type=non_negative_int, required=True, help="class B to condition on")
+    p.add_argument("--num", type=count, default=10, help="number of test images of class A (default 10)")
     p.add_argument("--frames", type=int, default=8, help="frames kept along the chain, start and end included "
                                                          "(default 8)")
     add_chain_args(p, None, MORPH_STEPS)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--out", help="output folder (default RUN_DIR/morph_A_to_B)")
     p.set_defaults(func=cmd_morph)
 
@@ -209,8 +209,8 @@ def _register_curve(sub) -> None:
     p.add_argument("run_dir", help="a trained run")
     p.add_argument("--steps", default="10,20,40,80,160,320",
                    help="comma-separated step counts (default 10,20,40,80,160,320)")
-    p.add_argument("--num", type=int, default=500, help="samples, cycling through the classes (default 500)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--num", type=count, default=500, help="samples, cycling through the classes (default 500)")
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--out", help="output folder (default RUN_DIR/steps_curve)")
     p.set_defaults(func=cmd_steps_curve)
 

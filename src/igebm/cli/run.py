@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from igebm import io
-from igebm.cli.common import non_negative_int, positive_int
+from igebm.cli.common import count, non_negative_int, positive_float
 from igebm.errors import UserError
 
 def cmd_train(args) -> None:
@@ -16,6 +16,10 @@ def cmd_train(args) -> None:
 
     cfg = load_config(find_recipe(args.config), args.set)
     out = Path(args.out or f"runs/{cfg.run.name}")
+    if args.resume and (out / "config.json").is_file():
+        # a resume continues the run's own config; --set may change only what a resume can honour
+        from igebm.training.run import read_run_config
+        cfg = read_run_config(out, args.set)
     trainer = Trainer(cfg, out, resume=args.resume)
     summary = trainer.fit()
     print(f"trained to step {summary['step']} in {summary['seconds']:.0f}s; run in {out}")
@@ -35,8 +39,14 @@ def cmd_sample(args) -> None:
     import torch
     labels = make_labels(run, args.num, args.label, args.all_labels, torch.Generator().manual_seed(args.seed))
     steps = args.steps or run.cfg.eval.headline_steps or run.sampler.steps
-    x = generate(run, args.num, labels, steps, args.seed)
     out = Path(args.out or Path(args.run_dir) / "samples.npz")
+    for path, flag in ((out, "--out"), (Path(args.grid) if args.grid else None, "--grid")):
+        if path is not None and path.is_dir():
+            raise UserError(f"{flag} '{path}' is a folder; give a file name")
+    x = generate(run, args.num, labels, steps, args.seed)
+    if not bool(torch.isfinite(x).all()):
+        raise UserError(f"the samples of '{args.run_dir}' are not finite (NaN or inf): the energy is broken; "
+                        "nothing was written")
     out.parent.mkdir(parents=True, exist_ok=True)
     lab = labels.numpy() if labels is not None else np.full(args.num, -1)
     io.write_npz(out, images=x.numpy().astype(np.float32), labels=lab.astype(np.int64))
@@ -94,12 +104,12 @@ def register(sub) -> None:
     s = sub.add_parser("sample", help="draw samples from a trained run",
                        description="Sample by Langevin dynamics from noise with the run's EMA energy.")
     s.add_argument("run_dir")
-    s.add_argument("--num", type=positive_int, default=100, help="number of samples (default 100)")
-    s.add_argument("--label", type=int, help="class to condition on (conditional runs)")
+    s.add_argument("--num", type=count, default=100, help="number of samples (default 100)")
+    s.add_argument("--label", type=non_negative_int, help="class to condition on (conditional runs)")
     s.add_argument("--all-labels", action="store_true", help="cycle through all classes")
     s.add_argument("--steps", type=non_negative_int, help="Langevin steps (default: the run's eval.headline_steps, "
                                              "else its sampler.steps)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=non_negative_int, default=0)
     s.add_argument("--out", help="npz file with images (N,C,H,W) float32 in [0,1] and labels (default RUN_DIR/samples.npz)")
     s.add_argument("--grid", help="also write a PNG grid here")
     s.set_defaults(func=cmd_sample)
@@ -108,7 +118,7 @@ def register(sub) -> None:
                        description="Train the digits recipe, evaluate it and write report.html. "
                                    "Re-running continues or re-evaluates the same run.")
     d.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")
-    d.add_argument("--minutes", type=float, help="cap on training wall-clock minutes")
+    d.add_argument("--minutes", type=positive_float, help="cap on training wall-clock minutes")
     d.add_argument("--recipe", default="digits", help="recipe to demo (default digits; digits_uncond for the unconditional one)")
     d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key")
     d.set_defaults(func=cmd_demo)

@@ -4,7 +4,7 @@ To add a dataset, write a loader returning an `ArrayDataset` and register it
 with `register_dataset(DatasetSpec(...))` in its module; import the module here.
 """
 
-from igebm.data import digits, formats, ood_sets, toy2d  # noqa: F401  (each registers its datasets)
+from igebm.data import digits, formats, hand, ood_sets, particles, shapes, toy2d  # noqa: F401  (each registers its datasets)
 from igebm.data.base import ArrayDataset, dequantize, noise_fn_for
 from igebm.data.registry import (DATASETS, SPLITS, DatasetSpec, get_dataset, load_dataset, load_split_from_root,
                                  names, register_dataset)

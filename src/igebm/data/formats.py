@@ -46,14 +46,73 @@ _SAFE_GLOBALS = {
 }
 
 
-class _ArrayOnlyUnpickler(pickle.Unpickler):
-    """Unpickler that can only rebuild arrays: a pickle can otherwise run any code."""
+class _NdarrayName:
+    """Stands in for numpy.ndarray in a pickle: `_reconstruct` takes it, calling it is refused."""
 
-    def __init__(self, file, *, encoding: str, source: str):
+    def __new__(cls, *args, **kwargs):
+        raise UserError("refusing to unpickle a direct numpy.ndarray(...) call: it can allocate any size")
+
+
+class _ArrayOnlyUnpickler(pickle.Unpickler):
+    """Unpickler that can only rebuild arrays: a pickle can otherwise run any code.
+
+    The globals it admits are wrapped so that none can allocate more than the pickle's own size
+    (a 40-byte pickle could otherwise ask for `bytearray(10**13)`), `_codecs.encode` only turns a
+    str into latin-1 bytes (what Python 3 writes for bytes at protocol < 3), and `complex` takes
+    only numbers. Every refusal is a one-line UserError.
+    """
+
+    def __init__(self, file, *, encoding: str, source: str, budget: int):
         super().__init__(file, encoding=encoding)
         self.source = source
+        self.budget = budget  # bytes any one allocation may ask for: the pickle's own size
+
+    def _refuse(self, what: str):
+        raise UserError(f"refusing to unpickle {self.source}: {what}; the CIFAR python format only holds "
+                        "arrays, so the file is corrupt or malicious")
+
+    def _bounded(self, nbytes: int, what: str) -> None:
+        if nbytes > self.budget:
+            self._refuse(f"it asks for a {what} of {nbytes:,} bytes, more than the file's {self.budget:,}")
+
+    def _bytearray(self, *args):
+        if args and isinstance(args[0], int):
+            self._bounded(args[0], "bytearray")
+        if len(args) > 1:  # bytearray(str, encoding): a codec call
+            self._refuse("bytearray() with an encoding")
+        return bytearray(*args)
+
+    def _encode(self, obj, encoding="utf-8", errors="strict"):
+        if not isinstance(obj, str) or str(encoding).lower().replace("_", "-") not in ("latin1", "latin-1"):
+            self._refuse(f"_codecs.encode with {str(encoding)[:40]!r} (only latin-1 text is ever needed)")
+        return codecs.encode(obj, "latin1")
+
+    def _complex(self, real=0.0, imag=0.0):
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (real, imag)):
+            self._refuse("complex() of something other than numbers")
+        try:
+            return complex(real, imag)
+        except OverflowError:
+            self._refuse("complex() of a number too large for a float")
+
+    def _reconstruct(self, subtype, shape, dtype, *rest):
+        try:
+            n = int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
+        except (TypeError, ValueError):
+            self._refuse(f"an array of shape {str(shape)[:40]}")
+        self._bounded(n, "array")
+        return _multiarray._reconstruct(np.ndarray if subtype is _NdarrayName else subtype, shape, dtype, *rest)
 
     def find_class(self, module: str, name: str):
+        if (module, name) == ("numpy", "ndarray"):
+            return _NdarrayName
+        if name == "_reconstruct" and (module, name) in _SAFE_GLOBALS:
+            return self._reconstruct
+        wrapped = {"bytearray": self._bytearray, "complex": self._complex}
+        if module in ("builtins", "__builtin__") and name in wrapped:
+            return wrapped[name]
+        if (module, name) == ("_codecs", "encode"):
+            return self._encode
         try:
             return _SAFE_GLOBALS[(module, name)]
         except KeyError:
@@ -66,10 +125,16 @@ def restricted_loads(data: bytes, encoding: str = "latin1", source: str = "<byte
 
     latin1 is what numpy needs to read arrays pickled by Python 2 (as CIFAR's are).
     """
+    budget = max(len(data), 1 << 16)
     try:
-        return _ArrayOnlyUnpickler(io.BytesIO(data), encoding=encoding, source=source).load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError, struct.error) as e:
+        return _ArrayOnlyUnpickler(io.BytesIO(data), encoding=encoding, source=source, budget=budget).load()
+    except UserError:
+        raise
+    except MemoryError:
+        raise UserError(f"refusing to unpickle {source}: it asks for more memory than there is; "
+                        "the file is corrupt or malicious") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            LookupError, OverflowError, RecursionError, UnicodeError, struct.error) as e:
         raise UserError(f"cannot unpickle {source} ({type(e).__name__}: {e}): the file is truncated or "
                         "corrupt; download and extract it again") from None
 

@@ -36,6 +36,9 @@ class DatasetSpec:
     needs_root: bool = False
     # generated: (in-distribution images (N, C, H, W), n, numpy Generator) -> (n, C, H, W)
     make: Callable | None = None
+    # data that splits itself (trajectories: by whole trajectory, val carved from train with VAL_SEED):
+    # (cfg.data, "train" | "val" | "test", seed) -> that split
+    load_split: Callable | None = None
 
 
 DATASETS: dict[str, DatasetSpec] = {}
@@ -82,6 +85,8 @@ def load_dataset(data_cfg, split: str, seed: int = 0) -> ArrayDataset:
     spec = get_dataset(data_cfg.name)
     if spec.needs_root and not data_cfg.root:
         raise UserError(f"dataset '{spec.name}' is read from disk: set data.root to its folder")
+    if spec.load_split is not None:
+        return spec.load_split(data_cfg, split, seed)
     if split == "test":
         return spec.load(data_cfg, "test", seed)
     full = spec.load(data_cfg, "train", seed)

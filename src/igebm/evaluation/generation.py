@@ -66,3 +66,11 @@ def steps_table(rows: list[dict]) -> str:
     lines = ["| steps | " + " | ".join(str(r["steps"]) for r in rows) + " |", "|---" * (len(rows) + 1) + "|"]
     lines += [f"| {names.get(k, k)} | " + " | ".join(f"{r[k]:.3f}" for r in rows) + " |" for k in keys]
     return "\n".join(lines)
+
+
+def pick_headline(rows: list[dict], min_accuracy: float = 0.95, min_share: float = 0.05) -> dict:
+    """The headline step count of a validation curve: the lowest Fréchet ratio among the counts
+    whose accuracy is at least `min_accuracy` (labelled runs) or whose smallest class share is at
+    least `min_share` (unconditional ones); the lowest Fréchet ratio overall if none qualifies."""
+    ok = [r for r in rows if r.get("accuracy", 1.0) >= min_accuracy and min(r.get("class_shares", [1.0])) >= min_share]
+    return min(ok or rows, key=lambda r: r["frechet_ratio"])

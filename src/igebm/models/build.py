@@ -11,15 +11,24 @@ from igebm.models.conditioning import ConditionSpec
 from igebm.models.mlp import MLPEnergy
 from igebm.models.resnet import PRESETS, IGEBMResNet
 
-ARCHS = tuple(PRESETS) + ("mlp",)
+ARCHS = tuple(PRESETS) + ("mlp", "mlp-traj")
 
 
 def build_model(model_cfg, input_shape: tuple[int, ...], cond: ConditionSpec) -> nn.Module:
+    if getattr(model_cfg, "ensemble", 1) > 1:  # N independent energies, summed (models/ensemble.py)
+        from igebm.models.ensemble import EnsembleEnergy
+        one = dataclasses.replace(model_cfg, ensemble=1)
+        return EnsembleEnergy([build_model(one, input_shape, cond) for _ in range(model_cfg.ensemble)])
     if model_cfg.arch == "mlp":
         if len(input_shape) != 1:
             raise UserError(f"arch 'mlp' takes vectors, but the data has shape {input_shape}; use a resnet preset")
         return MLPEnergy(input_shape[0], model_cfg.hidden, model_cfg.depth, cond,
                          model_cfg.activation, model_cfg.spectral_norm)
+    if model_cfg.arch == "mlp-traj":  # next-state energies of trajectories (models/trajectory.py)
+        from igebm.models.trajectory import TrajectoryEnergy
+        if len(input_shape) != 1 or cond.kind != "attributes":
+            raise UserError("arch 'mlp-traj' takes vectors conditioned on a history (the particles and hand datasets)")
+        return TrajectoryEnergy(input_shape[0], cond, model_cfg.hidden, model_cfg.depth, model_cfg.activation)
     if model_cfg.arch not in PRESETS:
         raise UserError(f"unknown model.arch '{model_cfg.arch}' (choose one of {', '.join(ARCHS)})")
     if len(input_shape) != 3:
@@ -28,4 +37,5 @@ def build_model(model_cfg, input_shape: tuple[int, ...], cond: ConditionSpec) ->
     spec = PRESETS[model_cfg.arch]
     if model_cfg.channels:
         spec = dataclasses.replace(spec, base_channels=model_cfg.channels)
-    return IGEBMResNet(input_shape[0], spec, cond, model_cfg.activation, model_cfg.spectral_norm, model_cfg.hidden)
+    return IGEBMResNet(input_shape[0], spec, cond, model_cfg.activation, model_cfg.spectral_norm, model_cfg.hidden,
+                       coord_channels=model_cfg.coord_channels)

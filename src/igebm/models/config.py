@@ -20,6 +20,8 @@ class ModelConfig:
     spectral_norm: bool = True
     hidden: int = 128  # MLP width, and the width of the attribute encoder
     depth: int = 3  # MLP layers
+    ensemble: int = 1  # N > 1: N independent energies of this architecture, summed
+    coord_channels: bool = False  # resnets: add x and y coordinate maps to the input (position conditions)
 
     def validate(self) -> None:
         from igebm.models.build import ARCHS
@@ -33,6 +35,6 @@ class ModelConfig:
         for key in ("channels",):
             if getattr(self, key) < 0:
                 raise UserError(f"config key 'model.{key}' must be 0 (the preset's) or positive, got {getattr(self, key)}")
-        for key in ("hidden", "depth"):
+        for key in ("hidden", "depth", "ensemble"):
             if getattr(self, key) < 1:
                 raise UserError(f"config key 'model.{key}' must be positive, got {getattr(self, key)}")

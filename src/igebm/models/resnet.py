@@ -84,7 +84,8 @@ class IGEBMResNet(nn.Module):
     """E(x, cond) -> (batch,) energies. `cond=None` gives the unconditional energy."""
 
     def __init__(self, in_channels: int, spec: ResNetSpec, cond: ConditionSpec | int = 0,
-                 activation: str = "leaky_relu", use_spectral_norm: bool = True, code_width: int = 128):
+                 activation: str = "leaky_relu", use_spectral_norm: bool = True, code_width: int = 128,
+                 coord_channels: bool = False):
         super().__init__()
         if isinstance(cond, int):  # a class count, for short calls
             cond = ConditionSpec("label", num_classes=cond) if cond else ConditionSpec()
@@ -92,7 +93,10 @@ class IGEBMResNet(nn.Module):
         self.cond = cond
         self.num_classes = cond.num_classes
         self.encoder = AttributeEncoder(cond.num_attributes, code_width) if cond.kind == "attributes" else None
-        self.stem = _sn(nn.Conv2d(in_channels, c, 3, padding=1), use_spectral_norm)
+        # CoordConv: x and y maps as two extra input channels. Without them a sum-pooled conv energy is
+        # nearly translation-invariant, so a condition on position has little to act on.
+        self.coord_channels = coord_channels
+        self.stem = _sn(nn.Conv2d(in_channels + 2 * coord_channels, c, 3, padding=1), use_spectral_norm)
         blocks, cin = [], c
         for mult, down in spec.blocks:
             blocks.append(ResBlock(cin, c * mult, cond, down, activation, use_spectral_norm, code_width))
@@ -105,6 +109,11 @@ class IGEBMResNet(nn.Module):
         if cond is not None and not self.cond.conditional:
             raise ValueError("this energy is unconditional: call it with cond=None")
         code = cond if self.encoder is None or cond is None else self.encoder(cond)
+        if self.coord_channels:
+            n, _, hgt, wid = x.shape
+            ys = torch.linspace(-1, 1, hgt, device=x.device, dtype=x.dtype).view(1, 1, hgt, 1).expand(n, 1, hgt, wid)
+            xs = torch.linspace(-1, 1, wid, device=x.device, dtype=x.dtype).view(1, 1, 1, wid).expand(n, 1, hgt, wid)
+            x = torch.cat([x, xs, ys], dim=1)
         h = self.stem(x)
         for block in self.blocks:
             h = block(h, code)

@@ -15,6 +15,7 @@ from igebm.evaluation.judge import run_judge
 from igebm.recipes import find_recipe
 from igebm.report.html import render_run_report
 from igebm.report.sections import generalisation, images
+from igebm.report.sections.capabilities import add_capabilities
 from igebm.report.sections.generation import add_generation
 from igebm.training import Trainer, TrainedRun, load_run
 from igebm.training import checkpoint as ckpt
@@ -55,6 +56,7 @@ def run_demo(out: Path, minutes: float | None = None, overrides: list[str] | Non
     metrics = add_generation(run, judge, seed=cfg.run.seed)
     if suites:
         metrics.update(run_suites(run, judge))
+        metrics["capabilities"] = {row["task"]: row["can do"] for row in add_capabilities(out, metrics)}
     io.write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     report = render_run_report(out)
     print(f"samples: accuracy {metrics.get('samples_accuracy', float('nan')):.3f}, "

@@ -8,7 +8,8 @@ then selects it.
 from igebm.sampling.base import (SAMPLERS, ChainContext, SampleResult, Sampler, build_sampler, call_energy,
                                  frozen_energy, register_sampler)
 from igebm.sampling.buffer import ReplayBuffer
+from igebm.sampling.hmc import AdaptiveHMCSampler, HMCSampler, MALASampler
 from igebm.sampling.langevin import LangevinSampler
 
-__all__ = ["SAMPLERS", "ChainContext", "LangevinSampler", "ReplayBuffer", "SampleResult", "Sampler",
+__all__ = ["SAMPLERS", "AdaptiveHMCSampler", "ChainContext", "HMCSampler", "LangevinSampler", "MALASampler", "ReplayBuffer", "SampleResult", "Sampler",
            "build_sampler", "call_energy", "frozen_energy", "register_sampler"]

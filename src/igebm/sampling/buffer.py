@@ -6,6 +6,10 @@ from (JEM, ebmkit), so a slot is a long-running chain. The condition a chain
 ran under (a label, or an attribute vector) is stored with it, so a chain keeps
 its condition; a re-initialised slot draws a new one from `cond_sampler`.
 Optional uint8 storage (as in IGEBM) adds uniform dequantisation noise on read.
+
+Whether a replayed chain keeps its condition is the trainer's `buffer.label_policy`
+(`relabel` below): the released IGEBM code stores images only, so every replayed
+chain is re-conditioned on the data batch's labels.
 """
 
 from __future__ import annotations
@@ -72,3 +76,41 @@ class ReplayBuffer:
         if tuple(state["y"].shape) != tuple(self.c.shape):
             raise ValueError(f"buffer conditions of shape {tuple(state['y'].shape)} do not match {tuple(self.c.shape)}")
         self.x, self.c = state["x"].clone(), state["y"].clone().to(self.c.dtype)
+
+
+LABEL_POLICIES = ("keep", "fresh", "mix:P")
+
+
+def parse_label_policy(policy: str) -> float:
+    """The share of chains that take a new condition: keep = 0, fresh = 1, mix:P = P."""
+    if policy == "keep":
+        return 0.0
+    if policy == "fresh":
+        return 1.0
+    if policy.startswith("mix:"):
+        try:
+            share = float(policy[4:])
+        except ValueError:
+            share = float("nan")
+        if 0.0 <= share <= 1.0:
+            return share
+    raise ValueError(f"label policy {policy!r}: choose keep, fresh or mix:P with P in [0, 1]")
+
+
+def relabel(c_chains: torch.Tensor, c_data: torch.Tensor, policy: str, generator: torch.Generator) -> torch.Tensor:
+    """Conditions for replayed chains under `policy`: their own (keep), the data batch's (fresh), or a mix.
+
+    `fresh` takes the data batch's conditions, as the released code does, rather than uniform
+    draws: each negative is then paired with a positive of the same condition, so the loss
+    compares E(x+, y) with E(x-, y) under the data's own label frequencies, and a chain that
+    ran under another label is pushed up at the new one (morphing during training).
+    """
+    share = parse_label_policy(policy)
+    if share == 0.0:
+        return c_chains
+    if share == 1.0:
+        return c_data.clone()
+    switch = torch.rand(len(c_chains), generator=generator) < share
+    out = c_chains.clone()
+    out[switch] = c_data[switch].to(out.dtype)
+    return out

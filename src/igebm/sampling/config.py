@@ -17,6 +17,9 @@ class SamplerConfig:
     grad_clip: float = 0.01  # per element, 0 = off
     temperature: float = 1.0
     clamp: bool = True  # clamp to the data range
+    leapfrog_steps: int = 10  # hmc, adaptive_hmc
+    mass: float = 1.0  # hmc, mala, adaptive_hmc: diagonal mass m * I
+    target_accept: float = 0.65  # adaptive_hmc: dual averaging's target acceptance
 
     def validate(self) -> None:
         from igebm.sampling.base import SAMPLERS
@@ -39,8 +42,16 @@ class BufferConfig:
     capacity: int = 10000
     reinit_prob: float = 0.05
     store_uint8: bool = False
+    label_policy: str = "keep"  # keep | fresh (the released code: the data batch's labels) | mix:P
 
     def validate(self) -> None:
+        from igebm.sampling.buffer import parse_label_policy
+
+        try:
+            parse_label_policy(self.label_policy)
+        except ValueError:
+            raise UserError(f"config key 'buffer.label_policy' is {self.label_policy!r}; "
+                            "choose keep, fresh or mix:P with P in [0, 1]") from None
         if self.capacity < 1:
             raise UserError(f"config key 'buffer.capacity' must be positive, got {self.capacity}")
         if not 0.0 <= self.reinit_prob <= 1.0:

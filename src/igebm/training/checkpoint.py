@@ -12,6 +12,7 @@ Nothing here unpickles.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -28,7 +29,8 @@ from igebm.errors import TrainingFault, UserError
 
 PREFIX = "step_"
 _NAME = re.compile(r"^step_(\d{7})$")
-_OLD = ".old_"  # a checkpoint being replaced; put back if a kill came between the two renames
+_OLD = ".old_"
+_tmp_counter = itertools.count()  # a checkpoint being replaced; put back if a kill came between the two renames
 
 
 def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -79,7 +81,7 @@ def save_checkpoint(ckpt_root: Path, step: int, parts: dict[str, dict[str, torch
                                 f"({', '.join(bad[:3])}); the previous checkpoint is kept")
     ckpt_root.mkdir(parents=True, exist_ok=True)
     final = ckpt_root / f"{PREFIX}{step:07d}"
-    tmp = ckpt_root / f".tmp_{PREFIX}{step:07d}.{os.getpid()}"
+    tmp = ckpt_root / f".tmp_{PREFIX}{step:07d}.{os.getpid()}.{next(_tmp_counter)}"  # unique per process and call
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
@@ -107,6 +109,46 @@ def save_checkpoint(ckpt_root: Path, step: int, parts: dict[str, dict[str, torch
     for old in list_checkpoints(ckpt_root)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _check_state(path: Path, state: Any, parts: tuple[str, ...], hint: str) -> None:
+    """state.json must be what `save_checkpoint` writes; an edited one is a one-line error."""
+    where = f"checkpoint '{path}/state.json'"
+    if not isinstance(state, dict):
+        raise UserError(f"{where} must hold an object, got {type(state).__name__}; {hint}")
+    step = state.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise UserError(f"{where} has no non-negative integer 'step' (got {step!r}); {hint}")
+    for key in ("rollbacks", "world_size", "threads"):
+        value = state.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise UserError(f"{where}: '{key}' must be a non-negative integer, got {value!r}; {hint}")
+    if "optimizer" in parts:
+        meta = state.get("optimizer")
+        groups = meta.get("param_groups") if isinstance(meta, dict) else None
+        if not isinstance(groups, list) or not all(isinstance(g, dict) and isinstance(g.get("params"), list)
+                                                   for g in groups):
+            raise UserError(f"{where} has no valid 'optimizer' (a list of param_groups); {hint}")
+    if "config" in state and not isinstance(state["config"], dict):
+        raise UserError(f"{where}: 'config' must be an object; {hint}")
+
+
+def check_finite(path: Path, parts: dict[str, dict[str, torch.Tensor]]) -> None:
+    """Refuse a checkpoint holding NaN or inf (written before saves were checked, or edited)."""
+    for name, tensors in parts.items():
+        bad = non_finite(tensors)
+        if bad:
+            raise TrainingFault(f"checkpoint '{path}' holds non-finite {name} values ({', '.join(bad[:3])}); "
+                                "delete that folder to fall back to an older checkpoint")
+
+
+def is_finite_checkpoint(path: Path, parts: tuple[str, ...]) -> bool:
+    """A checkpoint that loads and whose tensors are all finite."""
+    try:
+        loaded, _ = load_checkpoint(path, parts)
+    except UserError:
+        return False
+    return not any(non_finite(t) for t in loaded.values())
 
 
 def step_of(path: Path) -> int:
@@ -146,8 +188,7 @@ def load_checkpoint(path: Path, parts: tuple[str, ...]) -> tuple[dict[str, dict[
         raise UserError(f"checkpoint '{path}' has no state.json: it is incomplete; {hint}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"checkpoint '{path}/state.json' is corrupt ({exc}); {hint}") from None
-    if not isinstance(state, dict) or not isinstance(state.get("step"), int):
-        raise UserError(f"checkpoint '{path}/state.json' has no integer 'step'; {hint}")
+    _check_state(path, state, parts, hint)
     out = {}
     for name in parts:
         file = path / f"{name}.safetensors"

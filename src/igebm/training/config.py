@@ -15,9 +15,16 @@ class RunConfig:
     name: str = "run"
     seed: int = 0
     device: str = "cpu"
+    # Exact resume: deterministic algorithms and a fixed intra-op thread count (recorded in each
+    # checkpoint; a resume with another count or device warns that it will not be bit-exact).
+    deterministic: bool = True
+    threads: int = 0  # intra-op CPU threads; 0 = the recipe's default: 1 when deterministic, else torch's own
 
     def validate(self) -> None:
         import torch
+
+        if self.threads < 0:
+            raise UserError(f"config key 'run.threads' must be 0 (default) or a positive count, got {self.threads}")
 
         try:
             dev = torch.device(self.device)
@@ -46,6 +53,7 @@ class TrainConfig:
     ce_alpha: float = 0.0  # conditional runs: weight of cross-entropy of softmax(-E(x, y)) on data (JEM-style)
     ce_batch: int = 32  # data images per step that get the classification term
     ce_temperature: float = 0.01  # p(y | x) = softmax(-E / T): CD keeps energies small, so T is small
+    gp_alpha: float = 0.0  # weight of the gradient penalty mean |dE/dx|^2 on data and samples (the seed's lesson)
     max_steps: int = 1000
     max_minutes: float = 0.0  # 0 = no wall-clock limit
     ema_decay: float = 0.999
@@ -75,7 +83,7 @@ class TrainConfig:
         for key in ("lr", "grad_clip_norm", "ce_temperature", "divergence_energy"):
             if not getattr(self, key) > 0:
                 raise bad(key, "positive")
-        for key in ("l2_alpha", "ce_alpha", "max_minutes", "max_rollbacks"):
+        for key in ("l2_alpha", "ce_alpha", "gp_alpha", "max_minutes", "max_rollbacks"):
             if getattr(self, key) < 0:
                 raise bad(key, "0 or positive")
         for key in ("beta1", "beta2", "ema_decay"):

@@ -56,3 +56,12 @@ def classification_loss(energy, x: torch.Tensor, y: torch.Tensor, num_classes: i
     loss = torch.nn.functional.cross_entropy(logits, y)
     acc = (logits.argmax(1) == y).float().mean().item()
     return loss, {"ce": loss.item(), "train_acc": acc}
+
+
+def gradient_penalty(model, x: torch.Tensor, cond: torch.Tensor | None) -> tuple[torch.Tensor, dict]:
+    """mean_i |dE(x_i)/dx_i|^2 over data and samples, differentiable in the parameters (double backward)."""
+    x = x.detach().requires_grad_(True)
+    e = model(x) if cond is None else model(x, cond)
+    (g,) = torch.autograd.grad(e.sum(), x, create_graph=True)
+    gp = g.flatten(1).pow(2).sum(1).mean()
+    return gp, {"gp": float(gp.detach())}

@@ -57,7 +57,8 @@ class TrainedRun:
         return noise_fn_for(self.dataset("train"))(n, generator)
 
 
-def read_run_config(run_dir: Path) -> "Config":
+def read_run_config(run_dir: Path, overrides: list[str] | None = None) -> "Config":
+    """A run's resolved config (config.json), with `overrides` (`--set` texts) applied on top."""
     from igebm.config import config_from_dict
 
     cfg_path = run_dir / "config.json"
@@ -67,7 +68,7 @@ def read_run_config(run_dir: Path) -> "Config":
         data = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"'{cfg_path}' is corrupt ({exc})") from None
-    return config_from_dict(data, f"'{cfg_path}'")
+    return config_from_dict(data, f"'{cfg_path}'", overrides)
 
 
 def load_run(run_dir: str | Path, weights: str = "ema") -> TrainedRun:
@@ -95,4 +96,6 @@ def load_run(run_dir: str | Path, weights: str = "ema") -> TrainedRun:
     for p in model.parameters():
         p.requires_grad_(False)
     sampler = build_sampler(cfg.sampler, train.data_range)
+    if state.get("sampler") and hasattr(sampler, "load_adaptation_state"):  # adaptive HMC: the step size it reached
+        sampler.load_adaptation_state(state["sampler"])
     return TrainedRun(run_dir, cfg, model, sampler, last, int(state["step"]), spec, {"train": train})

@@ -28,9 +28,13 @@ from igebm.data import ArrayDataset, dequantize, load_dataset, noise_fn_for
 from igebm.errors import TrainingFault, UserError
 from igebm.models import build_model, condition_spec
 from igebm.sampling import ReplayBuffer, build_sampler
+from igebm.sampling.buffer import relabel
 from igebm.training import checkpoint as ckpt
-from igebm.training.losses import cd_loss, classification_loss, clip_grads_igebm
+from igebm.training.losses import cd_loss, classification_loss, clip_grads_igebm, gradient_penalty
+from igebm.training.lock import LOCK_NAME, RunLock
 from igebm.training.metrics_log import append_record, truncate_after
+from igebm.training.resume import (apply_determinism, apply_optimizer_hparams, check_resume_config, run_threads,
+                                   warn_if_not_exact)
 
 if TYPE_CHECKING:
     from igebm.config import Config
@@ -64,6 +68,7 @@ class Trainer:
         self.rank, self.world_size = rank, world_size
         self.is_main = rank == 0
         self.device = torch.device(cfg.run.device)
+        self.threads = run_threads(cfg.run)  # applied for the duration of fit()
         self.data = train_data if train_data is not None else load_dataset(cfg.data, "train", cfg.run.seed)
         self.cond_spec = condition_spec(self.data, cfg.model)
         self.conditional = self.cond_spec.conditional
@@ -90,16 +95,23 @@ class Trainer:
         self.ckpt_dir = self.run_dir / "checkpoints"
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self._tb = None
+        self.lock = RunLock(self.run_dir)  # one writer per run (rank 0 holds it)
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise UserError(f"run directory '{self.run_dir}' is a file, not a folder: choose another --out")
         if resume:
             self._resume()
         elif self.is_main:
+            if self.lock.path.is_file():  # a live run's folder: name the process that holds it
+                self.lock.acquire().release()
             if ckpt.latest_checkpoint(self.ckpt_dir) is not None:
                 raise UserError(f"run directory '{self.run_dir}' already holds checkpoints: "
                                 "pass --resume to continue it, or choose another --out")
-            if self.metrics_path.is_file() and self.metrics_path.stat().st_size > 0:
-                raise UserError(f"run directory '{self.run_dir}' holds a training log but no checkpoint: "
-                                "choose another --out, or delete the folder to start over")
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            found = sorted(p.name for p in self.run_dir.iterdir() if p.name != LOCK_NAME) \
+                if self.run_dir.is_dir() else []
+            if found:  # a fresh run never empties or overwrites what it finds
+                raise UserError(f"run directory '{self.run_dir}' is not empty ({', '.join(found[:4])}) and has no "
+                                "checkpoint to resume: choose another --out, or delete the folder to start over")
+            self.lock.acquire()
             self.metrics_path.write_text("")
         if self.is_main:
             from igebm.config import save_config
@@ -123,7 +135,9 @@ class Trainer:
         _barrier()  # the other ranks have staged their parts
         opt_tensors, opt_meta = ckpt.optimizer_tensors(self.optimizer)
         state = {"step": self.step, "rollbacks": self.rollbacks, "optimizer": opt_meta,
-                 "config": self.cfg.to_dict(), "time": time.time()}
+                 "threads": self.threads, "device": str(self.device), "deterministic": self.cfg.run.deterministic,
+                 "config": self.cfg.to_dict(), "time": time.time(),
+                 "sampler": getattr(self.sampler, "adaptation_state", dict)()}  # adaptive HMC's step-size state
         parts = {"model": self.model.state_dict(), "ema": self.ema.state_dict(), "optimizer": opt_tensors,
                  f"rank{self.rank}": self._rank_part()}
         path = ckpt.save_checkpoint(self.ckpt_dir, self.step, parts, state, keep=self.cfg.train.keep_checkpoints,
@@ -137,6 +151,8 @@ class Trainer:
             raise UserError(f"checkpoint '{path}' has no state for rank {self.rank}: it was written with another "
                             f"number of processes; resume with the world size it was trained with")
         parts, state = ckpt.load_checkpoint(path, ("model", "ema", "optimizer", rank_part))
+        ckpt.check_finite(path, parts)  # a poisoned checkpoint is never trusted
+        check_resume_config(state.get("config"), self.cfg.to_dict(), f"'{path}'")
         own = parts[rank_part]
         try:
             self.model.load_state_dict(parts["model"])
@@ -148,13 +164,19 @@ class Trainer:
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             raise UserError(f"checkpoint '{path}' does not fit this config ({str(exc).splitlines()[0]}); "
                             "resume with the config the run was started with") from None
+        apply_optimizer_hparams(self.optimizer, self.cfg.train)  # --resume --set train.lr=... takes effect
+        warn_if_not_exact(state, self.threads, self.device, f"checkpoint '{path}'")
         self.step = int(state["step"])
         self.saved_step = self.step
         self.rollbacks = int(state.get("rollbacks", 0))
+        if state.get("sampler") and hasattr(self.sampler, "load_adaptation_state"):
+            self.sampler.load_adaptation_state(state["sampler"])
 
     def _resume(self) -> None:
         if not self.run_dir.is_dir():
             raise UserError(f"cannot resume: run directory '{self.run_dir}' does not exist")
+        if self.is_main:
+            self.lock.acquire()
         last = ckpt.latest_checkpoint(self.ckpt_dir)
         if last is None:
             raise UserError(f"cannot resume: '{self.run_dir}' has no checkpoints (start it without --resume)")
@@ -172,7 +194,7 @@ class Trainer:
         c_pos = self.c_all[idx] if self.conditional else None
 
         x_neg0, c_neg, slots, fresh = self.buffer.sample(t.batch_size, g)
-        c_neg = c_neg if self.conditional else None
+        c_neg = relabel(c_neg, c_pos, self.cfg.buffer.label_policy, g) if self.conditional else None
         dev = self.device
         self.model.train()
         neg = self.sampler.sample(self.model, x_neg0.to(dev), None if c_neg is None else c_neg.to(dev), generator=g)
@@ -189,6 +211,10 @@ class Trainer:
                                                self.cond_spec.num_classes, t.ce_temperature)
             loss = loss + t.ce_alpha * ce
             stats.update(ce_stats)
+        if t.gp_alpha > 0:
+            gp, gp_stats = gradient_penalty(self.model, x_both, c_both)
+            loss = loss + t.gp_alpha * gp
+            stats.update(gp_stats)
         self._check_divergence(loss, energies)
 
         self.optimizer.zero_grad(set_to_none=True)
@@ -201,10 +227,12 @@ class Trainer:
         elif t.grad_clip == "norm":
             torch.nn.utils.clip_grad_norm_(params, t.grad_clip_norm)
         self.optimizer.step()
+        self._check_finite_params()
         self._update_ema()
         self.buffer.update(slots, x_neg, c_neg)
         self.step += 1
         stats.update(grad_norm=grad_norm, fresh_frac=float(fresh.float().mean()), step=self.step)
+        stats.update({f"sampler_{k}": v for k, v in neg.stats.items() if isinstance(v, (int, float))})
         self.last_negatives = (x_neg.detach().cpu(), c_neg.cpu() if self.cond_spec.kind == "label" else None)
         return stats
 
@@ -254,8 +282,26 @@ class Trainer:
         (self.run_dir / "samples").mkdir(exist_ok=True)
         save_grid(x[order][:100].numpy(), self.run_dir / "samples" / f"step_{self.step:07d}.png", nrow=10)
 
+    def _check_finite_params(self) -> None:
+        """An update that made a parameter NaN or inf is a divergence, caught before anything is saved."""
+        params = [p for grp in self.optimizer.param_groups for p in grp["params"]]
+        with torch.no_grad():
+            if bool(torch.isfinite(torch.stack([p.detach().sum() for p in params])).all()):
+                return
+        raise TrainingDiverged(
+            f"training diverged at step {self.step + 1} (the update made the weights non-finite). Try a lower "
+            "train.lr, or set train.on_divergence='rollback' to restart from the last good checkpoint with a new seed")
+
+    def _latest_finite(self) -> Path | None:
+        """The newest checkpoint whose tensors are all finite (rollback never reloads a poisoned one)."""
+        parts = ("model", "ema", "optimizer", f"rank{self.rank}")
+        for path in reversed(ckpt.list_checkpoints(self.ckpt_dir)):
+            if ckpt.is_finite_checkpoint(path, parts):
+                return path
+        return None
+
     def _rollback(self, err: TrainingDiverged) -> None:
-        last = ckpt.latest_checkpoint(self.ckpt_dir)
+        last = self._latest_finite() if self.cfg.train.on_divergence == "rollback" else None
         if (self.cfg.train.on_divergence != "rollback" or last is None
                 or self.rollbacks >= self.cfg.train.max_rollbacks):
             raise err
@@ -266,6 +312,20 @@ class Trainer:
         self._log({"step": self.step, "event": "rollback", "reason": str(err), "rollbacks": rollbacks})
 
     def fit(self, max_steps: int | None = None) -> dict[str, Any]:
+        if self.is_main:
+            self.lock.acquire()
+        threads_before = torch.get_num_threads()
+        det_before = (torch.are_deterministic_algorithms_enabled(),
+                      torch.is_deterministic_algorithms_warn_only_enabled())
+        self.threads = apply_determinism(self.cfg.run)  # the thread count is part of an exact run
+        try:
+            return self._fit(max_steps)
+        finally:  # what runs after training (evaluation) gets the process's own settings back
+            torch.set_num_threads(threads_before)
+            torch.use_deterministic_algorithms(det_before[0], warn_only=det_before[1])
+            self.lock.release()
+
+    def _fit(self, max_steps: int | None = None) -> dict[str, Any]:
         t = self.cfg.train
         max_steps = t.max_steps if max_steps is None else max_steps
         deadline = time.time() + 60 * t.max_minutes if t.max_minutes > 0 else math.inf

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,23 +60,36 @@ def _read_npz(path_text: str, shape: tuple[int, ...]) -> tuple[np.ndarray, np.nd
     if "images" not in files:
         raise UserError(f"'{path}' has no 'images' array (it has: {', '.join(files) or 'nothing'}); "
                         "save one with np.savez(path, images=x), x of shape (N, C, H, W) in [0, 1]")
-    x = np.asarray(npz["images"], dtype=np.float32)
+    x = _array(npz, "images", path)
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)) or x.ndim < 2:
+        raise UserError(f"'{path}': 'images' must be a numeric array of shape (N, C, H, W), "
+                        f"found {x.dtype} of shape {x.shape}")
+    x = x.astype(np.float32)
     if x.ndim == 3 and len(shape) == 3 and shape[0] == 1:
         x = x[:, None]  # (N, H, W) grayscale
     if tuple(x.shape[1:]) != tuple(shape) or len(x) == 0:
         raise UserError(f"'{path}' holds images of shape {tuple(x.shape[1:])} (N = {len(x)}), but the run's "
                         f"model takes (N, {', '.join(map(str, shape))}) with N >= 1")
-    if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+    if not np.isfinite(x).all():
+        raise UserError(f"'{path}': images must be finite numbers in [0, 1] (found NaN or inf)")
+    if x.min() < 0 or x.max() > 1:
         raise UserError(f"'{path}': images must be finite and in [0, 1] (found {np.nanmin(x):.3g}..{np.nanmax(x):.3g})")
     y = None
     if "labels" in files:
-        y = np.asarray(npz["labels"]).reshape(-1)
+        y = _array(npz, "labels", path).reshape(-1)
         if len(y) != len(x):
             raise UserError(f"'{path}' has {len(x)} images but {len(y)} labels")
         if not np.issubdtype(y.dtype, np.integer):
             raise UserError(f"'{path}': labels must be integers (found {y.dtype})")
         y = None if (y == -1).all() else y.astype(np.int64)  # `igebm sample` writes -1 when unconditional
     return x, y
+
+
+def _array(npz, key: str, path: Path) -> np.ndarray:
+    try:
+        return np.asarray(npz[key])
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:  # object arrays, a damaged member
+        raise UserError(f"'{path}': cannot read '{key}' ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
 
 
 def check_labels(run: TrainedRun, y: np.ndarray, what: str) -> np.ndarray:

@@ -1,0 +1,287 @@
+"""Composition benchmark: zero-shot (size, position) pairs, baselines, OR/NOT on shapes, MMD on 2-D energies.
+
+Usage:
+    python benchmarks/composition.py [--out runs/composition] [--parts train,shapes,ornot,mmd,figures] [--split val|test]
+        [--steps 100] [--mode sum] [--num 32] [--not-weight 0.5] [--json OUT.json]
+
+- train: trains (once; skipped when the run exists) the size expert (recipe shapes_size), the position
+  expert (shapes_position) and the union EBM (shapes_position's settings with data.name=shapes_union,
+  conditioned on size, x, y), one after the other, each capped at 10 minutes; then the evaluation-only read-back
+  regressor on shapes_full and the feed-forward decoder baseline (MSE on shapes_union).
+- shapes: read-back errors on the zero-shot pairs (val pairs to tune, test pairs to report) for AND of
+  the two experts, each expert alone, the union EBM and the decoder; each expert at its own training
+  settings; OR of two positions (shares) and NOT of one of them (removal).
+- mmd: AND, OR and NOT of analytic 2-D energies sampled by ULA (summed and alternating) against exact
+  grid samples, next to the MMD between two exact sets of the same size.
+Run at one thread: OMP_NUM_THREADS=1 MKL_NUM_THREADS=1. Prints tables, writes one JSON.
+"""
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from igebm.config import load_config
+from igebm.data.shapes import FIXED_POS, FIXED_SIZE, load_shapes
+from igebm.evaluation.baselines.decoder import ConditionalDecoder, train_decoder
+from igebm.evaluation.composition import (AttributeRegressor, compose_and_sample, mmd, moment_readback,
+                                          position_shares, readback_table, train_regressor, zero_shot_pairs)
+from igebm.models.algebra import NOT, OR
+from igebm.recipes import find_recipe
+from igebm.sampling import LangevinSampler
+from igebm.sampling.hmc import MALASampler
+from igebm.tasks.composition import analytic_energy, exact_samples, expert_from_run, sample_composite
+from igebm.training import Trainer, load_run
+
+torch.set_num_threads(1)
+p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+p.add_argument("--out", default="runs/composition")
+p.add_argument("--parts", default="train,shapes,ornot,mmd,figures")
+p.add_argument("--split", choices=["val", "test"], default="test")
+p.add_argument("--steps", type=int, default=100)
+p.add_argument("--mode", default="sum", choices=["sum", "alternate", "alternate-full-noise"])
+p.add_argument("--num", type=int, default=32, help="samples per pair")
+p.add_argument("--not-weight", type=float, default=0.5)
+p.add_argument("--or-temperature", type=float, default=1.0)
+p.add_argument("--and-weights", default="1,1", help="weights of the size and position experts in AND")
+p.add_argument("--ula-step", type=float, default=0.03, help="ULA step of the 2-D MMD (0.03: tuned on val)")
+p.add_argument("--json")
+args = p.parse_args()
+out = Path(args.out)
+parts = args.parts.split(",")
+results: dict = {"split": args.split, "steps": args.steps, "mode": args.mode}
+
+RUNS = {"size": ("shapes_size", []), "position": ("shapes_position", []),
+        "union": ("shapes_position", ["data.name=shapes_union", "run.name=shapes_union"])}
+
+
+def train_all() -> None:
+    for name, (recipe, sets) in RUNS.items():
+        run_dir = out / name
+        if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
+            continue
+        t = time.time()
+        cfg = load_config(find_recipe(recipe), sets + ["train.progress=false"])
+        summary = Trainer(cfg, run_dir).fit()
+        print(f"trained {name}: step {summary['step']} in {time.time() - t:.0f}s")
+        results.setdefault("train_seconds", {})[name] = round(time.time() - t)
+    reg_path = out / "regressor.safetensors"
+    if not reg_path.exists():
+        t = time.time()
+        reg, info = train_regressor()
+        save_file(reg.state_dict(), str(reg_path))
+        (out / "regressor.json").write_text(json.dumps({**info, "seconds": round(time.time() - t)}))
+        print("regressor", info, f"{time.time() - t:.0f}s")
+    dec_path = out / "decoder.safetensors"
+    if not dec_path.exists():
+        t = time.time()
+        union = load_shapes("shapes_union", "train")
+        ebm_params = sum(p.numel() for p in load_run(out / "union").energy.parameters())
+        width = 8  # the widest decoder with no more parameters than the EBM
+        while sum(p.numel() for p in ConditionalDecoder(3, 16, width + 2).parameters()) <= ebm_params:
+            width += 2
+        dec = train_decoder(torch.from_numpy(union.x), torch.from_numpy(union.attributes), 16, width)
+        save_file(dec.state_dict(), str(dec_path))
+        n_dec = sum(p.numel() for p in dec.parameters())
+        (out / "decoder.json").write_text(json.dumps({"width": width, "params": n_dec, "ebm_params": ebm_params,
+                                                      "seconds": round(time.time() - t)}))
+        print(f"decoder width {width}: {n_dec} parameters (EBM {ebm_params}), {time.time() - t:.0f}s")
+
+
+def regressor() -> AttributeRegressor:
+    reg = AttributeRegressor(16)
+    reg.load_state_dict(load_file(str(out / "regressor.safetensors")))
+    return reg.eval()
+
+
+def decoder() -> ConditionalDecoder:
+    info = json.loads((out / "decoder.json").read_text())
+    dec = ConditionalDecoder(3, 16, info["width"])
+    dec.load_state_dict(load_file(str(out / "decoder.safetensors")))
+    return dec.eval()
+
+
+def fmt(row: dict) -> str:
+    keys = ["size_err", "pos_err", "moment_size_err", "moment_pos_err"]
+    return " | ".join(f"{row[k]:.4f}" if k in row else "-" for k in keys)
+
+
+def shapes_part() -> None:
+    from igebm.grids import save_grid
+
+    reg = regressor()
+    size_run, pos_run, union_run = (load_run(out / n) for n in ("size", "position", "union"))
+    size_e, pos_e, union_e = (expert_from_run(r, n) for r, n in ((size_run, "size"), (pos_run, "position"),
+                                                                   (union_run, "union")))
+    sampler = size_run.sampler
+    pairs = zero_shot_pairs(args.split)
+    req = np.repeat(pairs, args.num, axis=0)
+    seed = 0 if args.split == "test" else 1
+    noise = size_run.noise
+    rows = {}
+    fig = out / "figures"
+    fig.mkdir(parents=True, exist_ok=True)
+
+    and_w = [float(w) for w in args.and_weights.split(",")]
+    results["and_weights"] = and_w
+
+    def run(name, experts, bind, requested, mode=args.mode):
+        t = time.time()
+        w = and_w if len(experts) == 2 else None
+        x = compose_and_sample(experts, bind, requested, sampler, args.steps, seed, mode, noise, w)
+        rows[name] = {**readback_table(x, requested, reg), "seconds": round(time.time() - t, 1)}
+        return x
+
+    bind_size = lambda i, r: {"size": torch.from_numpy(r[:, 0])}
+    bind_pos = lambda i, r: {"x": torch.from_numpy(r[:, 1]), "y": torch.from_numpy(r[:, 2])}
+    bind_two = lambda i, r: bind_size(i, r) if i == 0 else bind_pos(i, r)
+    bind_all = lambda i, r: {"size": torch.from_numpy(r[:, 0]), "x": torch.from_numpy(r[:, 1]),
+                             "y": torch.from_numpy(r[:, 2])}
+    x_and = run("AND (size expert + position expert)", [size_e, pos_e], bind_two, req)
+    for mode in ("sum", "alternate", "alternate-full-noise"):
+        if mode != args.mode:
+            run(f"AND, {mode}", [size_e, pos_e], bind_two, req, mode)
+    run("size expert alone", [size_e], bind_size, req)
+    run("position expert alone", [pos_e], bind_pos, req)
+    x_union = run("union EBM (size, x, y)", [union_e], bind_all, req)
+    with torch.no_grad():
+        x_dec = decoder()(torch.from_numpy(req)).numpy()
+    rows["feed-forward decoder (MSE, union)"] = readback_table(x_dec, req, reg)
+    # each expert at its own training settings (attributes of its own test split)
+    own_size = load_shapes("shapes_size", "test").attributes[: len(req), 0]
+    r_size = np.column_stack([own_size, np.full((len(own_size), 2), FIXED_POS)]).astype(np.float32)
+    req_size = r_size.copy()
+    req_size[:, 1:] = np.nan
+    x_own = compose_and_sample([size_e], bind_size, r_size, sampler, args.steps, seed, "sum", noise)
+    rows["size expert, own setting (centre)"] = readback_table(x_own, req_size, reg)
+    own_pos = load_shapes("shapes_position", "test").attributes[: len(req)]
+    r_pos = np.column_stack([np.full(len(own_pos), FIXED_SIZE), own_pos]).astype(np.float32)
+    req_pos = r_pos.copy()
+    req_pos[:, 0] = np.nan
+    x_own_p = compose_and_sample([pos_e], bind_pos, r_pos, sampler, args.steps, seed, "sum", noise)
+    rows["position expert, own setting (size 0.35)"] = readback_table(x_own_p, req_pos, reg)
+    print(f"\n### Zero-shot pairs ({args.split}: {len(pairs)} pairs x {args.num}; {args.steps} steps, {args.mode})\n")
+    print("| model | size err (regressor) | pos err (regressor) | size err (moments) | pos err (moments) |")
+    print("|---|---|---|---|---|")
+    for name, row in rows.items():
+        print(f"| {name} | {fmt(row)} |")
+    results["zero_shot"] = rows
+    comp = rows["AND (size expert + position expert)"]
+    own_s, own_p = rows["size expert, own setting (centre)"], rows["position expert, own setting (size 0.35)"]
+    results["targets"] = {
+        "size_within_1.5x": comp["size_err"] <= 1.5 * own_s["size_err"],
+        "size_ratio": comp["size_err"] / own_s["size_err"],
+        "pos_within_1.5x": comp["pos_err"] <= 1.5 * own_p["pos_err"],
+        "pos_ratio": comp["pos_err"] / own_p["pos_err"],
+        "beats_union_ebm": comp["size_err"] + comp["pos_err"] < sum(rows["union EBM (size, x, y)"][k]
+                                                                     for k in ("size_err", "pos_err")),
+        "beats_decoder": comp["size_err"] + comp["pos_err"] < sum(rows["feed-forward decoder (MSE, union)"][k]
+                                                                   for k in ("size_err", "pos_err"))}
+    print("\ntargets:", json.dumps(results["targets"]))
+    for name, x in (("and", x_and), ("union", x_union), ("decoder", x_dec)):
+        save_grid(x.reshape(len(pairs), args.num, *x.shape[1:])[:, :8].transpose(1, 0, 2, 3, 4).reshape(-1, *x.shape[1:]),
+                  fig / f"zero_shot_{name}.png", nrow=len(pairs))
+
+
+
+def or_not_part() -> None:
+    """OR of two positions (shares) and NOT of one of them (removal), read back by the regressor."""
+    from igebm.grids import save_grid
+
+    reg = regressor()
+    size_run, pos_run = load_run(out / "size"), load_run(out / "position")
+    pos_e = expert_from_run(pos_run, "position")
+    sampler, noise = size_run.sampler, size_run.noise
+    seed = 0 if args.split == "test" else 1
+    fig = out / "figures"
+    fig.mkdir(parents=True, exist_ok=True)
+    centres = [(0.3, 0.5), (0.7, 0.5)] if args.split == "test" else [(0.5, 0.3), (0.5, 0.7)]
+    n = 200
+    a, b = (pos_e.given(x=cx, y=cy) for cx, cy in centres)
+    g = torch.Generator().manual_seed(seed)
+    x_or = sample_composite(OR(a, b, temperature=args.or_temperature), sampler, noise(n, g), args.steps, g, "sum").x.numpy()
+    shares = position_shares(reg.predict(x_or), centres)
+    shares_m = position_shares(moment_readback(x_or), centres)
+    g = torch.Generator().manual_seed(seed)
+    x_not = sample_composite(NOT(OR(a, b, temperature=args.or_temperature), a, args.not_weight), sampler, noise(n, g), args.steps, g, "sum").x.numpy()
+    removed = position_shares(reg.predict(x_not), centres)
+    removed_m = position_shares(moment_readback(x_not), centres)
+    results["or_not"] = {"centres": centres, "or_shares": shares, "or_shares_moments": shares_m,
+                         "or_temperature": args.or_temperature, "not_weight": args.not_weight, "not_shares": removed, "not_shares_moments": removed_m,
+                         "or_within_40_60": 0.4 <= shares[0] <= 0.6}
+    print(f"\nOR of positions {centres}: shares {shares} (moments {shares_m})")
+    print(f"(OR) NOT {centres[0]} (w {args.not_weight}): shares {removed} (moments {removed_m})")
+    save_grid(x_or[:40], fig / "or_positions.png", nrow=10)
+    save_grid(x_not[:40], fig / "not_position.png", nrow=10)
+
+
+def mmd_part() -> None:
+    ops = {
+        "AND: ring & halfplane": analytic_energy("ring:2,0.25") & analytic_energy("halfplane:1,0,0"),
+        "OR: gaussian | gaussian": OR(analytic_energy("gaussian:-1.5,0,0.5"), analytic_energy("gaussian:1.5,0,0.5")),
+        "NOT: ring - 0.5 gaussian": NOT(analytic_energy("ring:2,0.25"), analytic_energy("gaussian:2,0,1"), 0.5),
+    }
+    n, seeds = 1000, (0, 1, 2) if args.split == "test" else (10,)
+    rows = {}
+    for name, e in ops.items():
+        row = {"exact_vs_exact": []}
+        for s in seeds:
+            rng = np.random.default_rng(s)
+            ref = exact_samples(e, n, rng)
+            row["exact_vs_exact"].append(mmd(ref, exact_samples(e, n, rng)))
+            g = torch.Generator().manual_seed(s)
+            x0 = (torch.rand((n, 2), generator=g) * 2 - 1) * 3.5
+            for mode in ("sum", "alternate", "alternate-full-noise") if "AND" in name or "NOT" in name else ("sum",):
+                ula = LangevinSampler(steps=2000, step_size=args.ula_step, noise_std=0, grad_clip=0,
+                                      parameterization="ula", clamp=None)
+                x = sample_composite(e, ula, x0, 2000, torch.Generator().manual_seed(s), mode).x.numpy()
+                row.setdefault(f"ula_{mode}", []).append(mmd(ref, x))
+            mala = MALASampler(steps=2000, step_size=args.ula_step, clamp=None)  # Metropolis-corrected, summed
+            x = sample_composite(e, mala, x0, 2000, torch.Generator().manual_seed(s), "sum").x.numpy()
+            row.setdefault("mala_sum", []).append(mmd(ref, x))
+        rows[name] = {k: float(np.mean(v)) for k, v in row.items()}
+        rows[name]["ratios"] = {k: rows[name][k] / rows[name]["exact_vs_exact"] for k in rows[name]
+                                if k != "exact_vs_exact"}
+    print(f"\n### MMD against exact samples (n {n}, seeds {seeds}, ULA step {args.ula_step}, 2000 steps)\n")
+    for name, row in rows.items():
+        print(name, json.dumps({k: (round(v, 4) if isinstance(v, float) else {a: round(b, 2) for a, b in v.items()})
+                                for k, v in row.items()}))
+    results["mmd"] = rows
+
+
+if "train" in parts:
+    train_all()
+if "shapes" in parts:
+    shapes_part()
+if "ornot" in parts:
+    or_not_part()
+if "mmd" in parts:
+    mmd_part()
+if "figures" in parts:  # the 2-D flow pictures and the report section (after the shapes part)
+    from igebm.cli import main as igebm
+    from igebm.report.sections.composition import add_composition
+
+    f = out / "figures"
+    igebm(["flow2d", "--energy", "ring:2,0.25", "--energy", "halfplane:1,0,0", "--out", str(f / "flow_and.png"), "--gif"])
+    igebm(["flow2d", "--energy", "gaussian:-1.5,0,0.5", "--energy", "gaussian:1.5,0,0.5", "--op", "or",
+           "--out", str(f / "flow_or.png")])
+    igebm(["flow2d", "--energy", "ring:2,0.25", "--energy", "gaussian:2,0,1", "--op", "not",
+           "--out", str(f / "flow_not.png")])
+    prior = out / f"composition_{args.split}.json"
+    if "zero_shot" not in results and prior.exists():
+        results = {**json.loads(prior.read_text()), **{k: v for k, v in results.items() if k == "mmd"}}
+    figs = [(f"figures/{n}.png", c) for n, c in (
+        ("zero_shot_and", "AND of the size and position experts: one column per zero-shot pair"),
+        ("zero_shot_union", "the union EBM on the same pairs"), ("zero_shot_decoder", "the MSE decoder"),
+        ("or_positions", "OR of two positions"), ("not_position", "OR of two positions NOT the first"),
+        ("flow_and", "ring AND half-plane: contours and Langevin trajectories"),
+        ("flow_or", "OR of two Gaussians"), ("flow_not", "ring NOT a Gaussian"))]
+    print("wrote", add_composition(out, results, [x for x in figs if (out / x[0]).exists()]))
+path = Path(args.json or out / f"composition_{args.split}.json")
+if "zero_shot" in results or "mmd" in results:
+    path.write_text(json.dumps(results, indent=1, default=float))
+    print(f"\nwrote {path}")

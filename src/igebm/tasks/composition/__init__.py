@@ -1,0 +1,15 @@
+"""Composition: products of experts over concepts, mixtures, negation, and 2-D energy flows.
+
+Pure functions over trained runs and analytic energies (no argparse, no files):
+- `compose.py`: experts from runs, the AND/OR/NOT composite, sampling it (summed or alternating);
+- `energies2d.py`: analytic 2-D energies by name and exact (grid) samples of any 2-D energy;
+- `flow.py`: Langevin trajectories from a grid of starts, for the energy-flow picture.
+"""
+
+from igebm.tasks.composition.compose import (ATTRIBUTE_ORDER, OPS, build_composite, expert_from_run,
+                                             requested_attributes, sample_composite)
+from igebm.tasks.composition.energies2d import ANALYTIC, analytic_energy, exact_samples
+from igebm.tasks.composition.flow import flow_trajectories
+
+__all__ = ["ANALYTIC", "ATTRIBUTE_ORDER", "OPS", "analytic_energy", "build_composite", "exact_samples",
+           "expert_from_run", "flow_trajectories", "requested_attributes", "sample_composite"]

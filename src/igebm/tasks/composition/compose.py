@@ -1,0 +1,82 @@
+"""Compose trained runs: experts with bound attributes, combined by AND, OR or NOT, and sampled."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from igebm.errors import UserError
+from igebm.models.algebra import AND, NOT, OR, Composable, Expert
+from igebm.sampling import Sampler
+from igebm.sampling.composite import AlternatingSampler
+from igebm.training import TrainedRun
+
+OPS = ("and", "or", "not")
+ATTRIBUTE_ORDER = ("size", "x", "y")
+MODES = ("sum", "alternate", "alternate-full-noise")
+
+
+def expert_from_run(run: TrainedRun, name: str | None = None) -> Expert:
+    """The run's EMA energy as an `Expert` that knows its attribute names (or class count)."""
+    spec = run.cond_spec
+    return Expert(run.energy, spec.attribute_names if spec.kind == "attributes" else (),
+                  name=name or f"expert '{run.run_dir}'", num_classes=spec.num_classes)
+
+
+def check_same_shape(runs: Sequence[TrainedRun]) -> tuple[int, ...]:
+    shapes = [run.dataset("train").shape for run in runs]
+    if any(s != shapes[0] for s in shapes):
+        listed = ", ".join(f"{r.run_dir}: {'x'.join(map(str, s))}" for r, s in zip(runs, shapes))
+        raise UserError(f"experts must share one input shape, got {listed}")
+    return shapes[0]
+
+
+def build_composite(experts: Sequence[Expert], attrs: Sequence[dict], op: str = "and",
+                    weights: Sequence[float] | None = None, temperature: float = 1.0) -> Composable:
+    """Bind each expert's attributes and combine: and = sum w_i E_i, or = -T lse(-w_i E_i / T),
+    not = w_1 E_1 - w_2 E_2 (weights default to 1 and, for not, 0.5 on the negated term)."""
+    if op not in OPS:
+        raise UserError(f"unknown op '{op}' (choose one of {', '.join(OPS)})")
+    if weights is not None and len(weights) != len(experts):
+        raise UserError(f"{len(weights)} weights for {len(experts)} experts: give one --weight per expert")
+    bound = [e.given(**a) for e, a in zip(experts, attrs)]
+    if op == "and":
+        return AND(*bound, weights=weights)
+    if op == "or":
+        if len(bound) < 2:
+            raise UserError("--op or needs at least two experts")
+        return OR(*bound, weights=weights, temperature=temperature)
+    if len(bound) != 2:
+        raise UserError(f"--op not needs exactly two experts (keep the first, negate the second), got {len(bound)}")
+    w = list(weights) if weights is not None else [1.0, 0.5]
+    return NOT(bound[0], bound[1], weight=w[1], positive_weight=w[0])
+
+
+def requested_attributes(attrs: Sequence[dict], op: str, n: int) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(n, K) float32 of the values asked of each sample, NaN where none was, and the K names.
+
+    AND asks for every expert's values; OR only for values all experts agree on (the
+    others are 'either', so NaN); NOT only for the first (kept) expert's.
+    """
+    used = [a for a in (attrs[:1] if op == "not" else attrs)]
+    names = tuple(k for k in ATTRIBUTE_ORDER if any(k in a for a in attrs))
+    row = np.full(len(names), np.nan, dtype=np.float32)
+    for j, k in enumerate(names):
+        values = {float(a[k]) for a in used if k in a}
+        if op == "or" and (len(values) != 1 or not all(k in a for a in used)):
+            continue
+        if len(values) == 1:
+            row[j] = values.pop()
+    return np.tile(row, (n, 1)), names
+
+
+def sample_composite(energy: Composable, sampler: Sampler, x0: torch.Tensor, steps: int,
+                     generator: torch.Generator, mode: str = "sum", record_every: int = 0):
+    """Run `sampler` on the composite from x0: the summed gradient ('sum'), or one step per expert in turn
+    with the noise split among them ('alternate') or full noise at each ('alternate-full-noise', as released)."""
+    if mode not in MODES:
+        raise UserError(f"unknown sampling mode '{mode}' (choose one of {', '.join(MODES)})")
+    s = sampler if mode == "sum" else AlternatingSampler.around(sampler, split_noise=mode == "alternate")
+    return s.sample(energy, x0, None, steps=steps, generator=generator, record_every=record_every)

@@ -1,0 +1,277 @@
+"""Composition: the shapes data, the energy algebra, alternating sampling, 2-D oracles, and the CLI."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from igebm.cli import main
+from igebm.data import load_dataset
+from igebm.data.shapes import FIXED_POS, FIXED_SIZE, render
+from igebm.errors import UserError
+from igebm.evaluation.composition import mmd, moment_readback, position_shares, readback_errors, zero_shot_pairs
+from igebm.models.algebra import AND, NOT, OR, Expert, Mixture, Sum, Wrapped
+from igebm.sampling import SAMPLERS, LangevinSampler
+from igebm.sampling.composite import AlternatingSampler
+from igebm.tasks.composition import analytic_energy, build_composite, exact_samples, requested_attributes
+from igebm.tasks.composition.compose import sample_composite
+
+from conftest import tiny_config
+
+
+# ----------------------------------------------------------------- data
+@pytest.mark.parametrize("size,x,y", [(0.3, 0.5, 0.5), (0.45, 0.3, 0.7), (0.25, 0.71, 0.28)])
+def test_square_pixels_are_the_exact_coverage_of_what_was_asked(size, x, y):
+    img = render("square", size, x, y, resolution=16)
+    assert img.shape == (1, 1, 16, 16) and img.dtype == np.float32
+    assert 0.0 <= img.min() and img.max() <= 1.0
+    assert img.sum() == pytest.approx((size * 16) ** 2, rel=1e-5)
+    est = moment_readback(img, threshold=0.0)[0]
+    np.testing.assert_allclose(est, [size, x, y], atol=1e-3)  # pixel-centre moments: exact size, centre to 1e-3
+
+
+@pytest.mark.parametrize("kind", ["ellipse", "triangle"])
+def test_other_shapes_read_back_close_to_their_attributes(kind):
+    img = render(kind, [0.5, 0.35], [0.5, 0.4], [0.5, 0.6], resolution=32)
+    est = moment_readback(img, kind, threshold=0.0)
+    assert np.abs(est[:, 0] - [0.5, 0.35]).max() < 0.01
+    if kind == "ellipse":  # the triangle's centroid is not its bounding-box centre
+        np.testing.assert_allclose(est[:, 1:], [[0.5, 0.5], [0.4, 0.6]], atol=0.01)
+    assert ((img > 0) & (img < 1)).any(), "edges are anti-aliased"
+
+
+def test_splits_hold_the_attributes_they_vary_and_fix_the_others():
+    cfg = tiny_config().data
+    cfg.name = "shapes_size"
+    size = load_dataset(cfg, "train")
+    assert size.attribute_names == ("size",) and size.shape == (1, 16, 16)
+    est = moment_readback(size.x[:200], threshold=0.0)
+    np.testing.assert_allclose(est[:, 0], size.attributes[:200, 0], atol=1e-4)
+    np.testing.assert_allclose(est[:, 1:], np.tile(FIXED_POS, (200, 1)), atol=1e-3)
+    cfg.name, cfg.image_size = "shapes_position", 24
+    pos = load_dataset(cfg, "val")
+    assert pos.attribute_names == ("x", "y") and pos.shape == (1, 24, 24)
+    est = moment_readback(pos.x[:200], threshold=0.0)
+    np.testing.assert_allclose(est[:, 1:], pos.attributes[:200], atol=1e-3)
+    np.testing.assert_allclose(est[:, 0], FIXED_SIZE, atol=1e-4)
+    cfg.name, cfg.image_size = "shapes_full", 0
+    full = load_dataset(cfg, "test")
+    assert full.attribute_names == ("size", "x", "y")
+    again = load_dataset(cfg, "test")
+    np.testing.assert_array_equal(full.x, again.x)  # seeded, reproducible
+
+
+def test_zero_shot_pairs_are_in_neither_training_split():
+    for split in ("val", "test"):
+        p = zero_shot_pairs(split)
+        assert (np.abs(p[:, 0] - FIXED_SIZE) > 0.05).all()
+        assert (np.linalg.norm(p[:, 1:] - np.array(FIXED_POS), axis=1) > 0.1).all()
+    assert not set(map(tuple, zero_shot_pairs("val"))) & set(map(tuple, zero_shot_pairs("test")))
+
+
+# ----------------------------------------------------------------- the algebra
+def test_operators_match_the_math_on_analytic_energies():
+    a, b = analytic_energy("gaussian:1,0,0.5"), analytic_energy("ring:2,0.3")
+    x = torch.randn(64, 2) * 2
+    ea, eb = a(x), b(x)
+    torch.testing.assert_close((a & b)(x), ea + eb)
+    torch.testing.assert_close((a | b)(x), -torch.logsumexp(torch.stack([-ea, -eb]), 0))
+    torch.testing.assert_close(Mixture([a, b], temperature=0.1)(x), -0.1 * torch.logsumexp(torch.stack([-ea, -eb]) / 0.1, 0))
+    torch.testing.assert_close((a - 0.3 * b)(x), ea - 0.3 * eb)
+    torch.testing.assert_close((2 * a)(x), 2 * ea)
+    torch.testing.assert_close(NOT(a, b, 0.2, 3.0)(x), 3 * ea - 0.2 * eb)
+    torch.testing.assert_close(OR(a, b, weights=[2.0, 1.0])(x), -torch.logsumexp(torch.stack([-2 * ea, -eb]), 0))
+    c = analytic_energy("halfplane:0,1,0.5")
+    s = a & b & c
+    assert isinstance(s, Sum) and len(s.terms()) == 3  # sums flatten: one term per expert
+    torch.testing.assert_close(AND(a, b, c, weights=[1, 2, 3])(x), ea + 2 * eb + 3 * c(x))
+
+
+class _Linear(torch.nn.Module):
+    """E(x, c) = sum((x - c)^2): a conditional energy whose minimum is its condition."""
+
+    def forward(self, x, c=None):
+        return ((x - c) ** 2).sum(-1)
+
+
+def test_given_binds_attributes_and_refuses_unknown_or_missing_ones():
+    e = Expert(_Linear(), ("x", "y"), name="pos")
+    bound = e.given(x=0.25, y=0.7)
+    x = torch.zeros(5, 2)
+    torch.testing.assert_close(bound(x), torch.full((5,), 0.25 ** 2 + 0.7 ** 2))
+    per_sample = e.given(x=torch.tensor([0.0, 1.0]), y=0.0)
+    torch.testing.assert_close(per_sample(torch.zeros(2, 2)), torch.tensor([0.0, 1.0]))
+    with pytest.raises(UserError, match="not trained on attribute 'size'"):
+        e.given(size=0.3, x=0.1, y=0.1)
+    with pytest.raises(UserError, match="missing: y"):
+        e.given(x=0.1)
+
+
+def test_composites_run_with_every_registered_sampler_in_both_modes():
+    a, b = analytic_energy("gaussian:1,0,0.5"), analytic_energy("gaussian:-1,0,0.5")
+    for kind, cls in SAMPLERS.items():
+        s = cls(steps=5, clamp=None)
+        for mode in ("sum", "alternate"):
+            res = sample_composite(a & b, s, torch.randn(8, 2), 5, torch.Generator().manual_seed(0), mode)
+            assert res.x.shape == (8, 2) and torch.isfinite(res.x).all(), (kind, mode)
+
+
+def test_summed_and_alternating_ula_both_reach_the_product_of_two_gaussians():
+    """N(1, 0.5^2) x N(-1, 0.5^2) = N(0, 0.354^2) per axis; full noise per sub-step is 2x hotter (std 0.5)."""
+    a, b = analytic_energy("gaussian:1,0,0.5"), analytic_energy("gaussian:-1,0,0.5")
+    ula = LangevinSampler(steps=600, step_size=0.005, noise_std=0, grad_clip=0, parameterization="ula", clamp=None)
+    for mode, std in (("sum", 0.5 / math.sqrt(2)), ("alternate", 0.5 / math.sqrt(2)), ("alternate-full-noise", 0.5)):
+        x = sample_composite(a & b, ula, torch.randn(3000, 2) * 2, 600, torch.Generator().manual_seed(1), mode).x
+        assert x.mean(0).abs().max() < 0.05, mode
+        assert abs(float(x[:, 0].std()) - std) < 0.03, mode
+
+
+def test_alternating_calls_each_expert_once_per_step():
+    calls = []
+
+    class Counted(Wrapped):
+        def forward(self, x, cond=None):
+            calls.append(id(self))
+            return super().forward(x)
+
+    a, b = Counted(analytic_energy("gaussian")), Counted(analytic_energy("ring"))
+    s = AlternatingSampler.around(LangevinSampler(steps=4, clamp=None, grad_clip=0))
+    s.sample(a & b, torch.randn(3, 2), steps=4, generator=torch.Generator().manual_seed(0))
+    assert calls[:8] == [id(a), id(b)] * 4
+
+
+def test_exact_samples_and_mmd_are_the_oracle_they_claim():
+    rng = np.random.default_rng(0)
+    a, b = analytic_energy("gaussian:1,0,0.5"), analytic_energy("gaussian:-1,0,0.5")
+    both = exact_samples(a & b, 10000, rng, cells=400)
+    np.testing.assert_allclose(both.std(0), 0.5 / math.sqrt(2), atol=0.01)
+    either = exact_samples(a | b, 10000, rng, cells=400)
+    assert abs((either[:, 0] > 0).mean() - 0.5) < 0.02
+    x1, x2 = exact_samples(a, 1000, rng), exact_samples(a, 1000, rng)
+    floor = mmd(x1, x2)
+    assert 0 < floor < 0.1 and mmd(x1, x2 + 0.5) > 4 * floor
+
+
+def test_readback_errors_and_shares():
+    est = np.array([[0.3, 0.3, 0.3], [0.4, 0.7, 0.3]], dtype=np.float32)
+    req = np.array([[0.35, 0.3, 0.34], [np.nan, 0.7, 0.3]], dtype=np.float32)
+    err = readback_errors(est, req)
+    assert err["size_err"] == pytest.approx(0.05, abs=1e-6) and err["pos_err"] == pytest.approx(0.02, abs=1e-6)
+    assert position_shares(est, [(0.3, 0.3), (0.7, 0.3)]) == [0.5, 0.5]
+
+
+def test_requested_attributes_follow_the_operator():
+    attrs = [{"size": 0.3}, {"x": 0.25, "y": 0.7}]
+    vals, names = requested_attributes(attrs, "and", 2)
+    assert names == ("size", "x", "y") and vals.dtype == np.float32
+    np.testing.assert_allclose(vals, [[0.3, 0.25, 0.7]] * 2)
+    vals, _ = requested_attributes([{"x": 0.3, "y": 0.5}, {"x": 0.7, "y": 0.5}], "or", 1)
+    assert np.isnan(vals[0, 0]) and vals[0, 1] == pytest.approx(0.5)
+    vals, names = requested_attributes(attrs, "not", 1)
+    assert vals[0, 0] == pytest.approx(0.3) and np.isnan(vals[0, 1:]).all()
+    with pytest.raises(UserError, match="exactly two"):
+        build_composite([Expert(_Linear(), ("x", "y"))], [{"x": 0.1, "y": 0.1}], "not")
+
+
+# ----------------------------------------------------------------- the CLI
+@pytest.fixture(scope="module")
+def shape_runs(tmp_path_factory):
+    from igebm.training import Trainer
+
+    root = tmp_path_factory.mktemp("shape_runs")
+    runs = {}
+    for name, data, size in (("size", "shapes_size", 8), ("pos", "shapes_position", 8),
+                             ("big", "shapes_position", 12)):
+        cfg = tiny_config(train={"max_steps": 2}, data={"name": data, "image_size": size, "dequantize": False},
+                          model={"condition": "attributes"})
+        Trainer(cfg, root / name).fit()
+        runs[name] = str(root / name)
+    return runs
+
+
+def test_compose_writes_the_documented_npz_and_a_grid(shape_runs, tmp_path):
+    out = tmp_path / "and"
+    rc = main(["compose", "--expert", f"{shape_runs['size']}:size=0.3", "--expert",
+               f"{shape_runs['pos']}:x=0.25,y=0.7", "--num", "6", "--steps", "3", "--out", str(out)])
+    assert rc == 0
+    with np.load(out / "samples.npz") as z:
+        assert set(z.files) == {"images", "attributes", "attribute_names"}
+        assert z["images"].shape == (6, 1, 8, 8) and z["images"].dtype == np.float32
+        assert 0 <= z["images"].min() and z["images"].max() <= 1
+        assert list(z["attribute_names"]) == ["size", "x", "y"]
+        np.testing.assert_allclose(z["attributes"], [[0.3, 0.25, 0.7]] * 6)
+    assert (out / "grid.png").stat().st_size > 0
+    rc = main(["compose", "--expert", f"{shape_runs['pos']}:x=0.3,y=0.5", "--expert",
+               f"{shape_runs['pos']}:x=0.7,y=0.5", "--op", "or", "--num", "2", "--steps", "2", "--mode", "alternate",
+               "--out", str(tmp_path / "or")])
+    assert rc == 0
+    with np.load(tmp_path / "or" / "samples.npz") as z:
+        assert list(z["attribute_names"]) == ["x", "y"]
+        assert np.isnan(z["attributes"][:, 0]).all() and (z["attributes"][:, 1] == np.float32(0.5)).all()
+
+
+@pytest.mark.parametrize("case,message", [
+    ("shapes", "share one input shape"),
+    ("untrained", "not trained on attribute 'x'"),
+    ("malformed", "malformed KEY=VALUE"),
+    ("not_number", "malformed KEY=VALUE"),
+    ("not_one", "--op not needs two experts"),
+])
+def test_compose_bad_input_is_one_line_and_exit_2(shape_runs, tmp_path, capsys, case, message):
+    s, p, big = shape_runs["size"], shape_runs["pos"], shape_runs["big"]
+    experts = {"shapes": [f"{s}:size=0.3", f"{big}:x=0.3,y=0.3"],
+               "untrained": [f"{s}:size=0.3,x=0.3"],
+               "malformed": [f"{s}:size0.3"],
+               "not_number": [f"{s}:size=big"],
+               "not_one": [f"{s}:size=0.3"]}[case]
+    argv = ["compose", *sum((["--expert", e] for e in experts), []), "--num", "2", "--steps", "1",
+            "--out", str(tmp_path / "x")]
+    if case == "not_one":
+        argv += ["--op", "not"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "x").exists()
+
+
+def test_flow2d_draws_the_picture_and_the_gif(tmp_path, capsys):
+    out = tmp_path / "flow.png"
+    rc = main(["flow2d", "--energy", "ring:2,0.25", "--energy", "halfplane:1,0,0", "--steps", "20",
+               "--grid", "3", "--out", str(out), "--gif"])
+    assert rc == 0 and out.stat().st_size > 0 and out.with_suffix(".gif").stat().st_size > 0
+    assert main(["flow2d", "--energy", "gaussian:1,0", "--energy", "gaussian:-1,0", "--op", "not", "--steps", "5",
+                 "--grid", "2", "--out", str(tmp_path / "not.png")]) == 0
+    capsys.readouterr()
+    assert main(["flow2d", "--energy", "blob", "--out", str(tmp_path / "bad.png")]) == 2
+    assert "unknown analytic energy 'blob'" in capsys.readouterr().err
+    assert main(["flow2d", "--energy", "ring", "--op", "not", "--out", str(tmp_path / "bad.png")]) == 2
+
+
+def test_coord_channels_add_two_input_maps_and_old_configs_default_to_none():
+    from igebm.models import PRESETS, IGEBMResNet
+    from igebm.models.config import ModelConfig
+
+    assert ModelConfig().coord_channels is False
+    a = torch.from_numpy(render("square", [0.3, 0.3], [0.35, 0.65], [0.5, 0.5]))
+    for coords in (False, True):
+        net = IGEBMResNet(1, PRESETS["resnet-digits"], 0, use_spectral_norm=False, coord_channels=coords)
+        assert net.stem.in_channels == 1 + 2 * coords
+        assert net(a).shape == (2,)
+
+
+def test_the_shapes_recipes_load_and_train_a_step(tmp_path):
+    from igebm.config import load_config
+    from igebm.recipes import find_recipe, recipe_summary
+    from igebm.training import Trainer
+
+    for name, attrs, coords in (("shapes_size", ("size",), False), ("shapes_position", ("x", "y"), True)):
+        assert recipe_summary(name).startswith(f"igebm train {name}")
+        cfg = load_config(find_recipe(name), ["train.batch_size=4", "train.max_steps=1", "buffer.capacity=8",
+                                              "sampler.steps=1", "model.channels=4", "train.progress=false",
+                                              "train.tensorboard=false"])
+        assert cfg.data.name == name and cfg.model.coord_channels is coords
+        trainer = Trainer(cfg, tmp_path / name)
+        assert trainer.cond_spec.attribute_names == attrs
+        assert trainer.fit()["step"] == 1
