@@ -20,6 +20,7 @@ DOCS = HERE.parent / "docs" / "results"
 HYBRID = "runs/bench/digits_hybrid"  # the classification-term recipe, for the robustness numbers
 FRESH = "runs/bench/digits_fresh"  # buffer chains re-conditioned on the data batch's labels (issue 10)
 FRESH_CE = "runs/bench/digits_fresh_hybrid"
+MIX = "runs/bench/digits_mix50"
 
 
 def train(recipe: str, out: str, *overrides: str) -> list[str]:
@@ -37,7 +38,8 @@ STEPS = {
                        "--ood-seeds", "0,1,2", "--gmm-sweep", "--restarts", "3"],
     "train_fresh": train("digits", FRESH, "buffer.label_policy=fresh"),
     "train_fresh_hybrid": train("digits_hybrid", FRESH_CE, "buffer.label_policy=fresh"),
-    "one_model": ["one_model.py", "runs/bench/digits", FRESH, HYBRID, FRESH_CE],
+    "train_mix50": train("digits", MIX, "buffer.label_policy=mix:0.5"),
+    "one_model": ["one_model.py", "runs/bench/digits", FRESH, HYBRID, FRESH_CE, MIX],
     "sampler_speed": ["sampler_speed.py"],
     "sampler_mixing": ["sampler_mixing.py", "--digits", "runs/bench/digits"],
     "composition": ["composition.py", "--out", "runs/bench/composition"],  # trains its experts and baselines once
