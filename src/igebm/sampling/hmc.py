@@ -65,15 +65,16 @@ class HMCSampler(Sampler):
         self._check(self.step_size, self.leapfrog_steps)
 
     @staticmethod
-    def _check(step_size, leapfrog_steps, prefix: str = "") -> None:
+    def _check(step_size, leapfrog_steps, in_config: bool = False) -> None:
+        name = (lambda key: f"config key 'sampler.{key}'") if in_config else (lambda key: key)
         if not (step_size > 0 and math.isfinite(step_size)):
-            raise UserError(f"{prefix}step_size must be a positive number, got {step_size}")
+            raise UserError(f"{name('step_size')} must be a positive number, got {step_size}")
         if int(leapfrog_steps) != leapfrog_steps or leapfrog_steps < 1:
-            raise UserError(f"{prefix}leapfrog_steps must be a whole number of at least 1, got {leapfrog_steps}")
+            raise UserError(f"{name('leapfrog_steps')} must be a whole number of at least 1, got {leapfrog_steps}")
 
     @classmethod
     def validate_config(cls, cfg) -> None:
-        cls._check(cfg.step_size, cfg.leapfrog_steps, "config key 'sampler.")
+        cls._check(cfg.step_size, cfg.leapfrog_steps, in_config=True)
         if not cfg.mass > 0:
             raise UserError(f"config key 'sampler.mass' must be positive, got {cfg.mass}")
 
@@ -103,11 +104,11 @@ class HMCSampler(Sampler):
         log_ratio = (h0 - h1).nan_to_num(nan=-math.inf, posinf=-math.inf)
         u = torch.rand(len(x), generator=ctx.generator).to(x.device)
         accept = torch.log(u) < log_ratio
-        accept_prob = log_ratio.clamp(max=0).exp()
+        mean_accept = float(log_ratio.clamp(max=0).exp().mean())
         state["accepted"] += accept.float().cpu()
         state["steps"] += 1
-        state["accept_trace"].append(float(accept_prob.mean()))
-        self.after_step(state, float(accept_prob.mean()))
+        state["accept_trace"].append(mean_accept)
+        self.after_step(state, mean_accept)
         keep = accept.view(-1, *([1] * (x.dim() - 1)))
         x_next, e_next = torch.where(keep, xn, x), torch.where(accept, e1, e0)
         state["current"] = (x_next, e_next, torch.where(keep, g, g0))  # the next step starts here: no re-evaluation
@@ -156,7 +157,7 @@ class MALASampler(HMCSampler):
 
     @classmethod
     def validate_config(cls, cfg) -> None:
-        cls._check(cfg.step_size, 1, "config key 'sampler.")
+        cls._check(cfg.step_size, 1, in_config=True)
 
     def current_step_size(self, state: dict) -> float:
         return math.sqrt(2.0 * self.step_size)
