@@ -12,6 +12,7 @@ def _threads():
 def tiny_config(**sections) -> Config:
     """A digits config small enough to train a few steps in a second."""
     cfg = Config()
+    cfg.run.threads = 1  # fixed, not auto (which follows the machine's load): runs compared bit for bit
     cfg.model.channels = 8
     cfg.sampler.steps = 3
     cfg.buffer.capacity = 64

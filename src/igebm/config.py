@@ -29,6 +29,7 @@ from igebm.evaluation.config import EvalConfig
 from igebm.models.config import ModelConfig
 from igebm.sampling.config import BufferConfig, SamplerConfig
 from igebm.training.config import RunConfig, TrainConfig
+from igebm.training.distributed import DistConfig
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Config:
     buffer: BufferConfig = field(default_factory=BufferConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    dist: DistConfig = field(default_factory=DistConfig)  # data parallelism (training/distributed.py)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

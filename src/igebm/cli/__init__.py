@@ -13,7 +13,7 @@ import sys
 from igebm import __version__
 from igebm.errors import UserError
 
-COMMAND_MODULES = ("run", "images", "generalisation", "composition", "trajectories")
+COMMAND_MODULES = ("run", "images", "generalisation", "composition", "trajectories", "fidelity")
 
 
 class Parser(argparse.ArgumentParser):
@@ -52,4 +52,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from igebm.cli.handler import run_command  # one line per failure: user, operational, or a bug
 
+    cap_threads()
     return run_command(args.command, lambda: args.func(args))
+
+
+def cap_threads() -> None:
+    """Never more intra-op threads than usable cores (affinity, cgroup quota); torch counts the machine's.
+
+    An explicit OMP_NUM_THREADS is left alone; training sets its own count (run.threads) on top."""
+    import os
+
+    if os.environ.get("OMP_NUM_THREADS"):
+        return
+    import torch
+
+    from igebm.training.threads import apply_threads, usable_cores
+
+    apply_threads(min(torch.get_num_threads(), usable_cores()))

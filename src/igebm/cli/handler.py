@@ -59,7 +59,8 @@ def run_command(name: str, func: Callable[[], object]) -> int:
         try:
             func()
         except UserError as exc:
-            print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
+            if not getattr(exc, "already_reported", False):  # e.g. another rank printed it
+                print(f"{prog}: error: {_one_line(exc)}", file=sys.stderr)
             return exc.exit_code
         except KeyboardInterrupt:
             print(f"{prog}: interrupted; the last checkpoint is kept (resume with --resume)", file=sys.stderr)

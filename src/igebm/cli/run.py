@@ -7,7 +7,7 @@ from pathlib import Path
 
 from igebm import io
 from igebm.cli.common import count, non_negative_int, positive_float
-from igebm.errors import UserError
+from igebm.errors import TrainingFault, UserError
 
 def cmd_train(args) -> None:
     from igebm.config import load_config
@@ -20,18 +20,44 @@ def cmd_train(args) -> None:
         # a resume continues the run's own config; --set may change only what a resume can honour
         from igebm.training.run import read_run_config
         cfg = read_run_config(out, args.set)
-    trainer = Trainer(cfg, out, resume=args.resume)
-    summary = trainer.fit()
-    print(f"trained to step {summary['step']} in {summary['seconds']:.0f}s; run in {out}")
+    from igebm.training import distributed, launch
+
+    world = distributed.env_world()
+    if args.nproc and launch.in_worker():
+        raise UserError("--nproc starts the processes itself: under torchrun leave it out")
+    if args.nproc and args.nproc > 1:  # the launcher: check, then start the workers (docs/distributed.md)
+        launch.preflight(cfg, out, args.resume, args.nproc, args.reshard)
+        argv = ["train", args.config, "--out", str(out)] + [a for s in args.set for a in ("--set", s)]
+        launch.run_workers(args.nproc, argv + ["--resume"] * args.resume + ["--reshard"] * args.reshard)
+        return
+    device = distributed.init(cfg, world)  # joins the process group under torchrun
+    try:
+        trainer = distributed.collective(lambda: Trainer(
+            cfg, out, resume=args.resume, rank=world.rank, world_size=world.size, reshard=args.reshard,
+            device=device))
+        summary = trainer.fit()
+    except TrainingFault as exc:  # decided together (a divergence): rank 0 prints it
+        exc.already_reported = not world.is_main
+        raise
+    finally:
+        distributed.teardown()
+    if world.is_main:
+        print(f"trained to step {summary['step']} in {summary['seconds']:.0f}s; run in {out}")
 
 
 def cmd_sample(args) -> None:
     import numpy as np
 
-    from igebm.tasks.generation import generate, make_labels
-    from igebm.training import load_run
+    import time
 
-    run = load_run(args.run_dir)
+    from igebm.tasks.generation import generate, make_labels, pick_batch_size
+    from igebm.training import load_run
+    from igebm.training.resume import run_threads
+    from igebm.training.threads import apply_threads
+
+    run = load_run(args.run_dir, overrides=args.set)
+    threads = run_threads(run.cfg.run)
+    apply_threads(threads)
     if args.label is not None and not run.labelled:
         raise UserError("--label needs a conditional run; this run is unconditional")
     if args.label is not None and not 0 <= args.label < run.num_classes:
@@ -43,14 +69,19 @@ def cmd_sample(args) -> None:
     for path, flag in ((out, "--out"), (Path(args.grid) if args.grid else None, "--grid")):
         if path is not None and path.is_dir():
             raise UserError(f"{flag} '{path}' is a folder; give a file name")
-    x = generate(run, args.num, labels, steps, args.seed)
+    batch = args.batch or pick_batch_size(run, args.num)
+    t0 = time.perf_counter()
+    x = generate(run, args.num, labels, steps, args.seed, batch_size=batch)
+    seconds = time.perf_counter() - t0
     if not bool(torch.isfinite(x).all()):
         raise UserError(f"the samples of '{args.run_dir}' are not finite (NaN or inf): the energy is broken; "
                         "nothing was written")
     out.parent.mkdir(parents=True, exist_ok=True)
     lab = labels.numpy() if labels is not None else np.full(args.num, -1)
     io.write_npz(out, images=x.numpy().astype(np.float32), labels=lab.astype(np.int64))
-    print(f"wrote {args.num} samples ({steps} steps) to {out}")
+    print(f"wrote {args.num} samples ({steps} steps) to {out}: {args.num / seconds:.1f} images/s, "
+          f"{args.num * steps / seconds:,.0f} sample-steps/s (batch {batch}{'' if args.batch else ', picked'}; "
+          f"{run.sampler.options.describe(threads)})")
     if args.grid:
         from igebm.grids import save_grid
         save_grid(x.numpy(), args.grid, nrow=10)
@@ -99,6 +130,10 @@ def register(sub) -> None:
                    help="override a config key, e.g. --set train.lr=1e-4 (repeatable)")
     t.add_argument("--out", help="run directory (default runs/<run.name>)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--nproc", type=count, help="data-parallel processes on this machine (through torch's elastic "
+                   "launcher, as torchrun --nproc_per_node N -m igebm train ... does); see docs/distributed.md")
+    t.add_argument("--reshard", action="store_true", help="allow --resume with another number of processes: "
+                   "re-deal the replay buffers over the new ranks (not bit-exact)")
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sample", help="draw samples from a trained run",
@@ -110,6 +145,10 @@ def register(sub) -> None:
     s.add_argument("--steps", type=non_negative_int, help="Langevin steps (default: the run's eval.headline_steps, "
                                              "else its sampler.steps)")
     s.add_argument("--seed", type=non_negative_int, default=0)
+    s.add_argument("--batch", type=count, help="chains run at once (default: the smallest batch that fills "
+                                                "the machine, measured by a short probe)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a run.* option for sampling, e.g. --set run.precision=bf16 (repeatable)")
     s.add_argument("--out", help="npz file with images (N,C,H,W) float32 in [0,1] and labels (default RUN_DIR/samples.npz)")
     s.add_argument("--grid", help="also write a PNG grid here")
     s.set_defaults(func=cmd_sample)

@@ -61,5 +61,6 @@ def run_demo(out: Path, minutes: float | None = None, overrides: list[str] | Non
     report = render_run_report(out)
     print(f"samples: accuracy {metrics.get('samples_accuracy', float('nan')):.3f}, "
           f"Fréchet {metrics['samples_frechet_ratio']:.2f}x the floor ({metrics['headline_steps']} steps)")
+    print(f"engine: {run.engine_line()}")
     print(f"report: {report}")
     return metrics

@@ -8,7 +8,10 @@ what every method needs around it:
   are taken with respect to inputs only and one chain sees one set of weights;
 - masks (only masked-in entries move), the data-range clamp, clamp boxes (e.g.
   an epsilon ball for robust classification);
-- recording every k steps, generators, and per-chain statistics.
+- recording every k steps, generators, and per-chain statistics;
+- the chain options (`sampling/options.py`): bf16 autocast for the energy with the
+  state, noise and update in fp32, channels_last, weights folded once per chain, and
+  a compiled step where the method offers one (`compiled_step`).
 
 Register a method with `@register_sampler("name")`; the config's `sampler.kind`
 picks it from `SAMPLERS`.
@@ -24,6 +27,9 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from igebm.sampling.options import (ChainOptions, WeightCache, autocast, call_folded, notice, resolve_compile,
+                                    resolve_precision, to_layout)
+
 SAMPLERS: dict[str, type["Sampler"]] = {}
 
 
@@ -35,9 +41,12 @@ def register_sampler(name: str):
     return wrap
 
 
-def build_sampler(cfg, data_range: tuple[float, float] | None) -> "Sampler":
-    """The sampler a `[sampler]` config names (validated by its section)."""
-    return SAMPLERS[cfg.kind].from_config(cfg, data_range)
+def build_sampler(cfg, data_range: tuple[float, float] | None, options: ChainOptions | None = None) -> "Sampler":
+    """The sampler a `[sampler]` config names (validated by its section), with the run's chain options."""
+    sampler = SAMPLERS[cfg.kind].from_config(cfg, data_range)
+    if options is not None:
+        sampler.options = options
+    return sampler
 
 
 @dataclass
@@ -80,18 +89,41 @@ class ChainContext:
     constrain: Callable[[torch.Tensor], torch.Tensor]
     mask: torch.Tensor | None  # True where entries move
     last_energy: torch.Tensor | None = None
+    bf16: bool = False  # autocast the energy; x, the gradient and the returned energies stay fp32
+    weights: WeightCache | None = None  # folded weights (bf16 / channels_last), shared by composite experts
+
+    def folded(self) -> tuple[nn.Module, dict[str, torch.Tensor]] | None:
+        if self.weights is None or not isinstance(self.energy, nn.Module):
+            return None
+        return self.weights.get(self.energy)
+
+    def _call(self, x: torch.Tensor) -> torch.Tensor:
+        with autocast(x.device, self.bf16):
+            if self.weights is None:
+                e = call_energy(self.energy, x, self.cond)
+            else:
+                try:
+                    e = call_folded(self.energy, self.folded(), x, self.cond)
+                except RuntimeError as exc:  # an energy that turns autocast off inside meets bf16 weights
+                    if self.weights.dtype is None or "type" not in str(exc):
+                        raise
+                    notice("precision bf16: this energy runs part of itself outside autocast; "
+                           "keeping its weights fp32 (autocast still casts per call)")
+                    self.weights.keep_fp32()
+                    e = call_folded(self.energy, self.folded(), x, self.cond)
+        return e.float() if self.bf16 else e
 
     def energy_and_grad(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(E(x), d(E(x)/T)/dx), the gradient with respect to the input only."""
+        """(E(x), d(E(x)/T)/dx), the gradient with respect to the input only (both fp32)."""
         x = x.detach().requires_grad_(True)
-        e = call_energy(self.energy, x, self.cond)
+        e = self._call(x)
         (g,) = torch.autograd.grad(e.sum() / self.temperature, x)
         self.last_energy = e.detach()
-        return e.detach(), g
+        return e.detach(), g.to(x.dtype)
 
     def energy_of(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return call_energy(self.energy, x, self.cond)
+            return self._call(x)
 
     def noise_like(self, x: torch.Tensor) -> torch.Tensor:
         """Standard normal noise, drawn from the chain's generator on the CPU.
@@ -112,6 +144,7 @@ class Sampler:
     steps: int = 60
     temperature: float = 1.0
     clamp: tuple[float, float] | None = (0.0, 1.0)  # the data range; None = unbounded
+    options: ChainOptions = field(default_factory=ChainOptions, repr=False)  # precision, layout, compile
 
     # ----------------------------------------------------------- what a method implements
     def init_state(self, x: torch.Tensor, ctx: ChainContext) -> dict[str, Any]:
@@ -125,10 +158,41 @@ class Sampler:
         """Statistics of a finished chain, stored in `SampleResult.stats`."""
         return {}
 
+    def compiled_step(self, ctx: ChainContext) -> Callable | None:
+        """A compiled `(x, ctx, state) -> x` for `compile = step`, or None (methods without one run eagerly)."""
+        return None
+
+    # ----------------------------------------------------------- chain options
+    @property
+    def resolved_precision(self) -> str:
+        """The precision chains use: fp32 or bf16 (`auto` reads fp32 until its first chain decides)."""
+        if self.options.precision == "auto":
+            return getattr(self, "_auto_precision", None) or "fp32"
+        return self.options.precision
+
+    def _precision_for(self, energy: nn.Module, x: torch.Tensor, cond: torch.Tensor | None) -> str:
+        """fp32 or bf16; `auto` is decided once per sampler (on its first chain) and remembered."""
+        if self.options.precision != "auto":
+            return self.options.precision
+        if getattr(self, "_auto_precision", None) is None:
+            self._auto_precision = resolve_precision("auto", energy, x, cond, self.options.channels_last)
+        return self._auto_precision
+
+    def _step_fn(self, ctx: ChainContext, steps: int) -> Callable:
+        if not resolve_compile(self.options.compile, steps, self.options.expected_chains):
+            return self.step
+        fn = self.compiled_step(ctx)
+        if fn is None:
+            if not getattr(self, "_compile_noticed", False):
+                notice(f"compile: sampler '{self.kind}' has no compiled step; running eagerly")
+                self._compile_noticed = True
+            return self.step
+        return fn
+
     @classmethod
     def config_fields(cls, cfg) -> dict[str, Any]:
         """This method's settings read from a `[sampler]` config (by field name)."""
-        names = {f.name for f in fields(cls)} - {"clamp"}
+        names = {f.name for f in fields(cls)} - {"clamp", "options"}
         return {k: getattr(cfg, k) for k in names if hasattr(cfg, k)}
 
     @classmethod
@@ -164,22 +228,27 @@ class Sampler:
         epsilon ball around an input for robust classification.
         """
         steps = self.steps if steps is None else steps
-        x = x0.detach().clone()
+        cl = self.options.channels_last and x0.dim() == 4
+        x = to_layout(x0.detach().clone(), cl)
         if mask is not None:
-            mask = mask.to(dtype=torch.bool, device=x.device).expand_as(x)
-        ctx = ChainContext(energy, cond, self.temperature, generator, self.make_constrain(x0, mask, clamp_box), mask)
+            mask = to_layout(mask.to(dtype=torch.bool, device=x.device).expand_as(x), cl)
+        ctx = ChainContext(energy, cond, self.temperature, generator, self.make_constrain(x, mask, clamp_box), mask)
         result = SampleResult(x, torch.empty(0))
         with frozen_energy(energy), torch.enable_grad():  # works inside a caller's no_grad too
+            ctx.bf16 = self._precision_for(energy, x, cond) == "bf16"
+            if ctx.bf16 or cl:  # fold spectral norms once, cast and lay out once, for this chain
+                ctx.weights = WeightCache(torch.bfloat16 if ctx.bf16 else None, cl)
             state = self.init_state(x, ctx)
+            step = self._step_fn(ctx, steps)
             for k in range(steps):
-                x = self.step(x, ctx, state).detach()
+                x = step(x, ctx, state).detach()
                 if record_every and (k % record_every == 0):
                     result.trace.append(x.cpu().clone())
                     result.trace_energies.append(ctx.last_energy.cpu() if ctx.last_energy is not None
                                                  else ctx.energy_of(x).cpu())
                     result.trace_steps.append(k)
             e_final = ctx.energy_of(x)
-        result.x, result.energies, result.stats = x, e_final, self.chain_stats(state)
+        result.x, result.energies, result.stats = x.contiguous(), e_final, self.chain_stats(state)
         if record_every:
             result.trace.append(result.x.cpu().clone())
             result.trace_energies.append(e_final.cpu())

@@ -51,7 +51,7 @@ class AlternatingSampler(Sampler):
     @classmethod
     def around(cls, base: Sampler, split_noise: bool = True) -> "AlternatingSampler":
         return cls(steps=base.steps, temperature=base.temperature, clamp=base.clamp, base=base,
-                   split_noise=split_noise)
+                   split_noise=split_noise, options=base.options)
 
     def init_state(self, x: torch.Tensor, ctx: ChainContext) -> dict[str, Any]:
         terms = energy_terms(ctx.energy)

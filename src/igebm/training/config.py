@@ -18,13 +18,23 @@ class RunConfig:
     # Exact resume: deterministic algorithms and a fixed intra-op thread count (recorded in each
     # checkpoint; a resume with another count or device warns that it will not be bit-exact).
     deterministic: bool = True
-    threads: int = 0  # intra-op CPU threads; 0 = the recipe's default: 1 when deterministic, else torch's own
+    threads: int = 0  # intra-op CPU threads; 0 = auto (resume.run_threads: the usable cores, never oversubscribed)
+    # How chains (and the CD loss) evaluate the energy (igebm.sampling.options, docs/performance.md):
+    precision: str = "fp32"  # fp32 | bf16 (autocast; chain state, noise, update, parameters stay fp32) | auto
+    channels_last: bool = False  # 4-D images and conv weights in channels_last
+    compile: str = "off"  # off | step (compile the whole Langevin step) | auto (only when a run repays it)
 
     def validate(self) -> None:
         import torch
 
+        from igebm.sampling.options import COMPILES, PRECISIONS
+
         if self.threads < 0:
-            raise UserError(f"config key 'run.threads' must be 0 (default) or a positive count, got {self.threads}")
+            raise UserError(f"config key 'run.threads' must be 0 (auto) or a positive count, got {self.threads}")
+        if self.precision not in PRECISIONS:
+            raise UserError(f"config key 'run.precision' is {self.precision!r}; choose one of {list(PRECISIONS)}")
+        if self.compile not in COMPILES:
+            raise UserError(f"config key 'run.compile' is {self.compile!r}; choose one of {list(COMPILES)}")
 
         try:
             dev = torch.device(self.device)
@@ -39,6 +49,12 @@ class RunConfig:
             raise UserError("config key 'run.device' is 'mps', but MPS is not available; use run.device=cpu")
         if self.seed < 0:
             raise UserError(f"config key 'run.seed' must be 0 or positive, got {self.seed}")
+
+    def chain_options(self, expected_chains: int = 1):
+        """The sampler's `ChainOptions` from this section (`expected_chains`: how many chains it will run)."""
+        from igebm.sampling.options import ChainOptions
+
+        return ChainOptions(self.precision, self.channels_last, self.compile, expected_chains)
 
 
 @dataclass
@@ -56,6 +72,10 @@ class TrainConfig:
     gp_alpha: float = 0.0  # weight of the gradient penalty mean |dE/dx|^2 on data and samples (the seed's lesson)
     max_steps: int = 1000
     max_minutes: float = 0.0  # 0 = no wall-clock limit
+    # Short chains first: K rises linearly from steps_start to sampler.steps over the first steps_warmup
+    # training steps (0 = off, every step runs sampler.steps); early energies are too rough to need long chains.
+    steps_start: int = 0
+    steps_warmup: int = 0
     ema_decay: float = 0.999
     log_every: int = 10
     sample_every: int = 200
@@ -83,9 +103,12 @@ class TrainConfig:
         for key in ("lr", "grad_clip_norm", "ce_temperature", "divergence_energy"):
             if not getattr(self, key) > 0:
                 raise bad(key, "positive")
-        for key in ("l2_alpha", "ce_alpha", "gp_alpha", "max_minutes", "max_rollbacks"):
+        for key in ("l2_alpha", "ce_alpha", "gp_alpha", "max_minutes", "max_rollbacks", "steps_start", "steps_warmup"):
             if getattr(self, key) < 0:
                 raise bad(key, "0 or positive")
+        if (self.steps_start > 0) != (self.steps_warmup > 0):
+            raise UserError("config keys 'train.steps_start' and 'train.steps_warmup' go together: set both "
+                            f"(a K schedule) or neither, got {self.steps_start} and {self.steps_warmup}")
         for key in ("beta1", "beta2", "ema_decay"):
             if not 0.0 <= getattr(self, key) < 1.0:
                 raise bad(key, "in [0, 1)")

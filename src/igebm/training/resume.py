@@ -1,6 +1,7 @@
 """What a resume may change, and what makes it exact.
 
-- `apply_determinism(cfg.run)`: deterministic algorithms and a fixed intra-op thread count.
+- `apply_determinism(cfg.run)`: deterministic algorithms and a fixed intra-op thread count
+  (run.threads, or with 0 the free usable cores: `training/threads.py`).
   CPU kernels split their reductions by thread, so the thread count is part of a run's identity:
   it is recorded in every checkpoint, and a resume with another count (or device) warns that the
   result will not be bit-exact.
@@ -28,21 +29,29 @@ RESUMABLE = (
     "train.sample_every", "train.checkpoint_every", "train.keep_checkpoints", "train.on_divergence",
     "train.divergence_energy", "train.max_rollbacks", "train.tensorboard", "train.progress",
     "eval.",
+    "dist.backend", "dist.timeout",  # how ranks talk, not what they compute
 )
 
 
-def run_threads(run_cfg) -> int:
-    """The intra-op thread count a run uses: run.threads, else 1 when deterministic, else torch's default."""
+def run_threads(run_cfg, saved: int | None = None) -> int:
+    """The intra-op thread count a run uses: run.threads; else (0 = auto) the count a resumed
+    checkpoint was written with (`saved`, so the resume stays exact) when these cores allow it,
+    else the usable cores that are free now (`threads.auto_threads`), so a run never oversubscribes."""
+    from igebm.training.threads import auto_threads, usable_cores
+
     if run_cfg.threads:
         return run_cfg.threads
-    return 1 if run_cfg.deterministic else torch.get_num_threads()
+    if saved and saved <= usable_cores():
+        return int(saved)
+    return auto_threads()
 
 
-def apply_determinism(run_cfg) -> int:
+def apply_determinism(run_cfg, threads: int | None = None) -> int:
     """Fix the thread count (and deterministic algorithms when asked); return the thread count."""
-    threads = run_threads(run_cfg)
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
+    from igebm.training.threads import apply_threads
+
+    threads = run_threads(run_cfg) if threads is None else threads
+    apply_threads(threads)
     if run_cfg.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     return threads

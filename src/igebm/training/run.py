@@ -34,6 +34,11 @@ class TrainedRun:
     step: int
     cond_spec: ConditionSpec = field(default_factory=ConditionSpec)
     _data: dict = field(default_factory=dict)
+    trained_threads: int | None = None  # the intra-op thread count the checkpoint was written with
+
+    def engine_line(self) -> str:
+        """How this run's chains and loss ran, for reports: 'precision bf16, channels_last on, compile off, threads 2'."""
+        return self.sampler.options.describe(self.trained_threads)
 
     def dataset(self, split: str) -> ArrayDataset:
         if split not in self._data:
@@ -71,12 +76,23 @@ def read_run_config(run_dir: Path, overrides: list[str] | None = None) -> "Confi
     return config_from_dict(data, f"'{cfg_path}'", overrides)
 
 
-def load_run(run_dir: str | Path, weights: str = "ema") -> TrainedRun:
-    """Load a run's resolved config and its latest checkpoint (EMA weights by default)."""
+SAMPLING_OVERRIDABLE = ("run.precision", "run.channels_last", "run.compile", "run.threads", "run.device")
+
+
+def load_run(run_dir: str | Path, weights: str = "ema", overrides: list[str] | None = None) -> TrainedRun:
+    """Load a run's resolved config and its latest checkpoint (EMA weights by default).
+
+    `overrides` (`--set` texts) may change only how chains run (SAMPLING_OVERRIDABLE), not what was trained.
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"run directory '{run_dir}' does not exist (train one with `igebm train` or `igebm demo`)")
-    cfg = read_run_config(run_dir)
+    for text in overrides or []:
+        key = text.split("=", 1)[0].strip()
+        if key not in SAMPLING_OVERRIDABLE:
+            raise UserError(f"config key '{key}' cannot be set when sampling a trained run; "
+                            f"these can: {', '.join(SAMPLING_OVERRIDABLE)}")
+    cfg = read_run_config(run_dir, overrides)
     last = ckpt.latest_checkpoint(run_dir / "checkpoints")
     if last is None:
         raise UserError(f"run '{run_dir}' has no checkpoint yet; train it first")
@@ -95,7 +111,8 @@ def load_run(run_dir: str | Path, weights: str = "ema") -> TrainedRun:
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
-    sampler = build_sampler(cfg.sampler, train.data_range)
+    sampler = build_sampler(cfg.sampler, train.data_range, cfg.run.chain_options())
     if state.get("sampler") and hasattr(sampler, "load_adaptation_state"):  # adaptive HMC: the step size it reached
         sampler.load_adaptation_state(state["sampler"])
-    return TrainedRun(run_dir, cfg, model, sampler, last, int(state["step"]), spec, {"train": train})
+    return TrainedRun(run_dir, cfg, model, sampler, last, int(state["step"]), spec, {"train": train},
+                      trained_threads=state.get("threads"))

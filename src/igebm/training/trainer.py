@@ -30,9 +30,11 @@ from igebm.models import build_model, condition_spec
 from igebm.sampling import ReplayBuffer, build_sampler
 from igebm.sampling.buffer import relabel
 from igebm.training import checkpoint as ckpt
+from igebm.training import distributed
 from igebm.training.losses import cd_loss, classification_loss, clip_grads_igebm, gradient_penalty
 from igebm.training.lock import LOCK_NAME, RunLock
 from igebm.training.metrics_log import append_record, truncate_after
+from igebm.training.schedule import chain_steps, check_schedule
 from igebm.training.resume import (apply_determinism, apply_optimizer_hparams, check_resume_config, run_threads,
                                    warn_if_not_exact)
 
@@ -61,14 +63,32 @@ def _barrier() -> None:
         dist.barrier()
 
 
+class _Objective(torch.nn.Module):
+    """The whole loss of one step as one module, so DistributedDataParallel sees one forward per backward
+    (the loss calls the energy up to three times: CD, classification term, gradient penalty)."""
+
+    def __init__(self, energy: torch.nn.Module, loss_fn):
+        super().__init__()
+        self.energy, self._loss_fn = energy, loss_fn
+
+    def forward(self, x_pos, c_pos, x_neg, c_neg):
+        return self._loss_fn(x_pos, c_pos, x_neg, c_neg)
+
+
 class Trainer:
     def __init__(self, cfg: "Config", run_dir: str | Path, *, resume: bool = False,
-                 rank: int = 0, world_size: int = 1, train_data: ArrayDataset | None = None):
+                 rank: int = 0, world_size: int = 1, train_data: ArrayDataset | None = None,
+                 reshard: bool = False, device: torch.device | None = None):
         self.cfg, self.run_dir = cfg, Path(run_dir)
         self.rank, self.world_size = rank, world_size
         self.is_main = rank == 0
-        self.device = torch.device(cfg.run.device)
+        self.reshard = reshard  # a resume with another world size re-deals the replay buffers
+        self.device = device if device is not None else torch.device(cfg.run.device)
+        # per-rank batch and learning rate (dist.batch, dist.lr_scaling; docs/distributed.md)
+        self.batch, self.lr = distributed.scaled_batch_and_lr(cfg, world_size)
         self.threads = run_threads(cfg.run)  # applied for the duration of fit()
+        if world_size > 1 and not cfg.run.threads:
+            self.threads = distributed.rank_threads(self.threads, world_size)
         self.data = train_data if train_data is not None else load_dataset(cfg.data, "train", cfg.run.seed)
         self.cond_spec = condition_spec(self.data, cfg.model)
         self.conditional = self.cond_spec.conditional
@@ -80,15 +100,19 @@ class Trainer:
             p.requires_grad_(False)
         params = [p for p in self.model.parameters() if p.requires_grad]
         t = cfg.train
-        self.optimizer = torch.optim.Adam(params, lr=t.lr, betas=(t.beta1, t.beta2))
-        self.gen = torch.Generator().manual_seed(cfg.run.seed * 1000 + rank)
-        self.sampler = build_sampler(cfg.sampler, self.data.data_range)
+        self.optimizer = torch.optim.Adam(params, lr=self.lr, betas=(t.beta1, t.beta2))
+        self.gen = distributed.rank_generator(cfg.run.seed, rank)
+        self.sampler = build_sampler(cfg.sampler, self.data.data_range,
+                                     cfg.run.chain_options(expected_chains=t.max_steps))
+        check_schedule(t.steps_start, t.steps_warmup, cfg.sampler.steps)
         self.buffer = ReplayBuffer(cfg.buffer.capacity, self.data.shape, noise_fn_for(self.data),
                                    cond_sampler=condition_sampler(self.data, self.cond_spec),
                                    reinit_prob=cfg.buffer.reinit_prob, store_uint8=cfg.buffer.store_uint8,
                                    generator=self.gen)
         self.x_all = torch.from_numpy(self.data.x)
         self.c_all = torch.from_numpy(self.data.conditions(self.cond_spec.kind)) if self.conditional else None
+        self.shard = distributed.shard_indices(len(self.x_all), rank, world_size, cfg.run.seed)  # None: all data
+        self._ddp: torch.nn.Module | None = None  # built at the first step, once every rank has loaded its state
         self.step = 0
         self.saved_step = -1  # the step the newest checkpoint holds; a step is never saved twice
         self.rollbacks = 0
@@ -147,13 +171,17 @@ class Trainer:
 
     def _load(self, path: Path) -> None:
         rank_part = f"rank{self.rank}"
-        if not (path / f"{rank_part}.safetensors").is_file():
+        parts, state = ckpt.load_checkpoint(path, ("model", "ema", "optimizer"))
+        saved_world = int(state.get("world_size", 1))
+        redeal = distributed.check_world_size(saved_world, self.world_size, self.reshard, f"'{path}'")
+        if not redeal and not (path / f"{rank_part}.safetensors").is_file():
             raise UserError(f"checkpoint '{path}' has no state for rank {self.rank}: it was written with another "
                             f"number of processes; resume with the world size it was trained with")
-        parts, state = ckpt.load_checkpoint(path, ("model", "ema", "optimizer", rank_part))
+        names = tuple(f"rank{r}" for r in range(saved_world)) if redeal else (rank_part,)
+        parts.update(ckpt.load_checkpoint(path, names)[0])
         ckpt.check_finite(path, parts)  # a poisoned checkpoint is never trusted
         check_resume_config(state.get("config"), self.cfg.to_dict(), f"'{path}'")
-        own = parts[rank_part]
+        own = self._redealt(parts, names, saved_world, path, int(state["step"])) if redeal else parts[rank_part]
         try:
             self.model.load_state_dict(parts["model"])
             self.ema.load_state_dict(parts["ema"])
@@ -165,12 +193,31 @@ class Trainer:
             raise UserError(f"checkpoint '{path}' does not fit this config ({str(exc).splitlines()[0]}); "
                             "resume with the config the run was started with") from None
         apply_optimizer_hparams(self.optimizer, self.cfg.train)  # --resume --set train.lr=... takes effect
+        for group in self.optimizer.param_groups:  # ... scaled for the world size (dist.lr_scaling)
+            group["lr"] = self.lr
+        self.threads = run_threads(self.cfg.run, state.get("threads"))  # auto keeps the run's own count
+        if self.world_size > 1 and not self.cfg.run.threads:
+            self.threads = distributed.rank_threads(self.threads, self.world_size)
         warn_if_not_exact(state, self.threads, self.device, f"checkpoint '{path}'")
         self.step = int(state["step"])
         self.saved_step = self.step
         self.rollbacks = int(state.get("rollbacks", 0))
         if state.get("sampler") and hasattr(self.sampler, "load_adaptation_state"):
             self.sampler.load_adaptation_state(state["sampler"])
+
+    def _redealt(self, parts, names, saved_world: int, path: Path, step: int) -> dict[str, torch.Tensor]:
+        """This rank's part when the checkpoint's ranks differ: pooled buffers dealt anew, fresh random state."""
+        buffers = [{k[len("buffer."):]: v for k, v in parts[n].items() if k.startswith("buffer.")} for n in names]
+        own = {f"buffer.{k}": v for k, v in distributed.redeal(buffers, self.rank, self.world_size).items()}
+        gen = distributed.rank_generator(self.cfg.run.seed + 104729 * (step + 1), self.rank)
+        own["rng.generator"], own["rng.torch"] = gen.get_state(), torch.get_rng_state()
+        if self.is_main:
+            import warnings
+            warnings.warn(f"checkpoint '{path}' was written by {saved_world} process(es), this run has "
+                          f"{self.world_size}: re-dealt its {saved_world * len(buffers[0]['x'])} buffered chains over "
+                          f"{self.world_size} rank(s) of {len(buffers[0]['x'])} and reseeded each rank (--reshard; "
+                          "not bit-exact)", stacklevel=2)
+        return own
 
     def _resume(self) -> None:
         if not self.run_dir.is_dir():
@@ -186,27 +233,43 @@ class Trainer:
 
     # ----------------------------------------------------------------- one step
     def train_step(self) -> dict[str, float]:
-        t, g = self.cfg.train, self.gen
-        idx = torch.randint(0, len(self.x_all), (t.batch_size,), generator=g)
+        t, g, b = self.cfg.train, self.gen, self.batch
+        if self.shard is None:
+            idx = torch.randint(0, len(self.x_all), (b,), generator=g)
+        else:  # this rank's shard of the data (distributed.shard_indices)
+            idx = self.shard[torch.randint(0, len(self.shard), (b,), generator=g)]
         x_pos = self.x_all[idx]
         if self.cfg.data.dequantize:
             x_pos = dequantize(x_pos, self.data.levels, g)
         c_pos = self.c_all[idx] if self.conditional else None
 
-        x_neg0, c_neg, slots, fresh = self.buffer.sample(t.batch_size, g)
+        x_neg0, c_neg, slots, fresh = self.buffer.sample(b, g)
         c_neg = relabel(c_neg, c_pos, self.cfg.buffer.label_policy, g) if self.conditional else None
         dev = self.device
         self.model.train()
-        neg = self.sampler.sample(self.model, x_neg0.to(dev), None if c_neg is None else c_neg.to(dev), generator=g)
+        k = chain_steps(self.step, t.steps_start, t.steps_warmup, self.cfg.sampler.steps)
+        neg = self.sampler.sample(self.model, x_neg0.to(dev), None if c_neg is None else c_neg.to(dev), generator=g,
+                                  steps=k)
         x_neg = neg.x
 
-        x_both = torch.cat([x_pos.to(dev), x_neg])
+        stats, grad_norm = self.update(x_pos, c_pos, x_neg, c_neg)
+        self.buffer.update(slots, x_neg, c_neg)
+        self.step += 1
+        stats.update(grad_norm=grad_norm, fresh_frac=float(fresh.float().mean()), step=self.step, chain_steps=k)
+        stats.update({f"sampler_{k}": v for k, v in neg.stats.items() if isinstance(v, (int, float))})
+        self.last_negatives = (x_neg.detach().cpu(), c_neg.cpu() if self.cond_spec.kind == "label" else None)
+        return stats
+
+    def _loss(self, x_pos, c_pos, x_neg, c_neg):
+        """(loss, energies, stats) of one batch of data and negatives (both on this rank)."""
+        t, dev = self.cfg.train, self.device
+        x_both = torch.cat([x_pos.to(dev), x_neg.to(dev)])
         c_both = None if c_pos is None else torch.cat([c_pos.to(dev), c_neg.to(dev)])
-        energies = self.model(x_both, c_both)
-        e_pos, e_neg = energies[: t.batch_size], energies[t.batch_size:]
+        energies = self._energies(x_both, c_both)
+        e_pos, e_neg = energies[: len(x_pos)], energies[len(x_pos):]
         loss, stats = cd_loss(e_pos, e_neg, t.l2_alpha)
         if t.ce_alpha > 0 and self.cond_spec.kind == "label":
-            n = min(t.ce_batch, t.batch_size)
+            n = min(t.ce_batch, len(x_pos))
             ce, ce_stats = classification_loss(self.model, x_pos[:n].to(dev), c_pos[:n].to(dev),
                                                self.cond_spec.num_classes, t.ce_temperature)
             loss = loss + t.ce_alpha * ce
@@ -215,6 +278,22 @@ class Trainer:
             gp, gp_stats = gradient_penalty(self.model, x_both, c_both)
             loss = loss + t.gp_alpha * gp
             stats.update(gp_stats)
+        return loss, energies, stats
+
+    def update(self, x_pos, c_pos, x_neg, c_neg) -> tuple[dict[str, float], float]:
+        """One optimiser step on fixed data and negatives; gradients are averaged over the ranks.
+
+        With several ranks the loss runs through DistributedDataParallel (the chains ran on the bare
+        model, so no gradient was synchronised during them). Returns (stats, gradient norm).
+        """
+        t = self.cfg.train
+        self.model.train()
+        if self.world_size > 1 and distributed.is_initialized():  # (ranks simulated in one process: no group)
+            if self._ddp is None:
+                self._ddp = distributed.wrap_ddp(_Objective(self.model, self._loss), self.device)
+            loss, energies, stats = self._ddp(x_pos, c_pos, x_neg, c_neg)
+        else:
+            loss, energies, stats = self._loss(x_pos, c_pos, x_neg, c_neg)
         self._check_divergence(loss, energies)
 
         self.optimizer.zero_grad(set_to_none=True)
@@ -229,12 +308,20 @@ class Trainer:
         self.optimizer.step()
         self._check_finite_params()
         self._update_ema()
-        self.buffer.update(slots, x_neg, c_neg)
-        self.step += 1
-        stats.update(grad_norm=grad_norm, fresh_frac=float(fresh.float().mean()), step=self.step)
-        stats.update({f"sampler_{k}": v for k, v in neg.stats.items() if isinstance(v, (int, float))})
-        self.last_negatives = (x_neg.detach().cpu(), c_neg.cpu() if self.cond_spec.kind == "label" else None)
-        return stats
+        return stats, grad_norm
+
+    def _energies(self, x: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        """E of the loss's batch, in the chains' precision and layout (run.precision, run.channels_last).
+
+        bf16 is autocast only: parameters, their gradients and Adam stay fp32, the energies come back fp32.
+        """
+        opts = self.sampler.options
+        if opts.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        if self.sampler.resolved_precision != "bf16":
+            return self.model(x, c)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16):
+            return self.model(x, c).float()
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -246,9 +333,15 @@ class Trainer:
 
     def _check_divergence(self, loss: torch.Tensor, energies: torch.Tensor) -> None:
         limit = self.cfg.train.divergence_energy
-        if torch.isfinite(loss) and float(energies.detach().abs().max()) < limit:
+        fine = bool(torch.isfinite(loss)) and float(energies.detach().abs().max()) < limit
+        if self.world_size > 1:  # decided together: every rank stops (or rolls back) at the same step
+            if not distributed.any_true(not fine):
+                return
+            self._ddp = None  # no backward followed its forward: rebuild the wrapper after a rollback
+        elif fine:
             return
-        what = "non-finite loss" if not torch.isfinite(loss) else f"|energy| above {limit:g}"
+        what = ("on another rank" if fine else
+                "non-finite loss" if not torch.isfinite(loss) else f"|energy| above {limit:g}")
         raise TrainingDiverged(
             f"training diverged at step {self.step + 1} ({what}). Try a lower train.lr, more "
             "sampler.steps, a larger train.l2_alpha or model.activation='swish'; or set "
@@ -317,7 +410,7 @@ class Trainer:
         threads_before = torch.get_num_threads()
         det_before = (torch.are_deterministic_algorithms_enabled(),
                       torch.is_deterministic_algorithms_warn_only_enabled())
-        self.threads = apply_determinism(self.cfg.run)  # the thread count is part of an exact run
+        self.threads = apply_determinism(self.cfg.run, self.threads)  # the thread count is part of an exact run
         try:
             return self._fit(max_steps)
         finally:  # what runs after training (evaluation) gets the process's own settings back
@@ -337,7 +430,7 @@ class Trainer:
         t0, start_step = time.time(), self.step
         stats: dict[str, Any] = {}
         try:
-            while self.step < max_steps and time.time() < deadline:
+            while self.step < max_steps and not self._past(deadline):
                 try:
                     stats = self.train_step()
                 except TrainingDiverged as err:
@@ -349,7 +442,12 @@ class Trainer:
                                     e_neg=f"{stats['e_neg']:.3f}", refresh=False)
                 if self.step % t.log_every == 0 or self.step == max_steps:
                     elapsed = time.time() - t0
-                    self._log({**stats, "time": elapsed, "it_per_s": (self.step - start_step) / max(elapsed, 1e-9)})
+                    rate = (self.step - start_step) / max(elapsed, 1e-9)
+                    extra = {}
+                    if self.world_size > 1:  # rank 0 logs the ranks' mean, with each rank's throughput
+                        stats = distributed.mean_stats(stats)
+                        extra = {"rank_it_per_s": [round(r, 3) for r in distributed.gather_floats(rate)]}
+                    self._log({**stats, "time": elapsed, "it_per_s": rate, **extra})
                 if self.step % t.sample_every == 0:
                     self._save_sample_grid()
                 if self.step % t.checkpoint_every == 0:
@@ -361,4 +459,19 @@ class Trainer:
                 self._tb.close()
         self._save_sample_grid()
         self.save()
-        return {"step": self.step, "seconds": time.time() - t0, **stats}
+        seconds = time.time() - t0
+        summary = {"step": self.step, "seconds": seconds, **stats}
+        if self.world_size > 1:
+            rates = distributed.gather_floats((self.step - start_step) / max(seconds, 1e-9))
+            summary["rank_it_per_s"] = rates
+            if self.is_main:
+                print("throughput per rank: " + ", ".join(f"rank {r} {v:.2f} it/s" for r, v in enumerate(rates))
+                      + f" (batch {self.batch} per rank, {self.batch * self.world_size} in all)", flush=True)
+        return summary
+
+    def _past(self, deadline: float) -> bool:
+        """The wall-clock cap; with several ranks decided together, so every rank stops at the same step."""
+        if deadline == math.inf:
+            return False
+        late = time.time() >= deadline
+        return distributed.any_true(late) if self.world_size > 1 else late

@@ -32,6 +32,7 @@ def add_generation(run: TrainedRun, judge, seed: int = 0, split: str = "test") -
     headline = headline if headline in per_step else max(per_step)
     data = run.dataset(split)
     metrics = {"step": run.step, "split": split, "judge_test_accuracy": judge.test_accuracy,
+               "engine": run.engine_line(),
                "frechet_floor": per_step[headline]["frechet_floor"], "headline_steps": headline,
                **{f"samples_{k}": v for k, v in per_step[headline].items() if k != "frechet_floor"},
                "by_steps": {str(k): {kk: vv for kk, vv in v.items() if kk != "frechet_floor"}
@@ -60,7 +61,8 @@ def add_generation(run: TrainedRun, judge, seed: int = 0, split: str = "test") -
         table=rows))
     add_section(out, Section(
         title="Training", order=20,
-        text="Contrastive divergence with a replay buffer; E+ is the data energy, E- the samples'.",
+        text=("Contrastive divergence with a replay buffer; E+ is the data energy, E- the samples'. "
+              f"Engine: {run.engine_line()}."),
         images=[("figures/training_curves.png", "training curves"),
                 ("figures/energy_hist.png", f"energies of {split} data, samples and noise"),
                 ("figures/quality_vs_steps.png", "adaptive computation: quality vs. steps")]))

@@ -44,6 +44,31 @@ def generate_at_steps(run: TrainedRun, labels: torch.Tensor | None, num: int, st
 
 
 def generate(run: TrainedRun, num: int, labels: torch.Tensor | None = None, steps: int | None = None,
-             seed: int = 0) -> torch.Tensor:
+             seed: int = 0, batch_size: int = 500) -> torch.Tensor:
     steps = run.sampler.steps if steps is None else steps
-    return generate_at_steps(run, labels, num, [steps], seed)[steps]
+    return generate_at_steps(run, labels, num, [steps], seed, batch_size)[steps]
+
+
+def pick_batch_size(run: TrainedRun, num: int, candidates: tuple[int, ...] = (32, 64, 128, 256, 512, 1024),
+                    probe_steps: int = 2, within: float = 0.9) -> int:
+    """The smallest chain batch whose sample-steps a second reach `within` of the best measured.
+
+    A few chain steps per candidate (up to `num`): small batches leave cores idle between
+    kernels, large ones only add memory and latency once the machine is full.
+    """
+    import time
+
+    sizes = sorted({min(c, num) for c in candidates})
+    g = torch.Generator().manual_seed(0)
+    rates = {}
+    for n in sizes:
+        x = run.noise(n, g)
+        y = None if not run.labelled else torch.randint(0, run.num_classes, (n,), generator=g)
+        run.sampler.sample(run.energy, x, y, steps=1, generator=g)  # warm-up (and precision=auto's check)
+        t0 = time.perf_counter()
+        run.sampler.sample(run.energy, x, y, steps=probe_steps, generator=g)
+        rates[n] = n * probe_steps / max(time.perf_counter() - t0, 1e-9)
+        if n > sizes[0] and rates[n] < within * max(rates.values()):
+            break  # past the best: larger only slows
+    best = max(rates.values())
+    return min(n for n, r in rates.items() if r >= within * best)
