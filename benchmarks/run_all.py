@@ -45,6 +45,10 @@ STEPS = {
     "train_speed": ["train_speed.py"],
     "contention": ["contention.py"],  # it starts its own busy process; OMP_NUM_THREADS is cleared for its runs
     "sampler_mixing": ["sampler_mixing.py", "--digits", "runs/bench/digits"],
+    "gradient_budget": ["gradient_budget.py", "--out", "runs/bench/gradient_budget"],
+    "time_to_quality": ["time_to_quality.py", "--out", "runs/bench/ttq"],  # about 15 minutes
+    "scaling": ["scaling.py", "speed"],  # 2 processes x 1 thread against 1 x 1
+    "lessons": ["lessons.py", "--out", "runs/bench/lessons"],  # ensemble, wider model, gradient penalty
     "composition": ["composition.py", "--out", "runs/bench/composition"],  # trains its experts and baselines once
     "trajectories": ["trajectories.py", "--run", "runs/bench/particles", "--train", "--tune"],
     "trajectories_hand": ["trajectories.py", "--dataset", "hand", "--run", "runs/bench/hand", "--train", "--tune"],
