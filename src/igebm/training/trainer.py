@@ -29,6 +29,7 @@ from igebm.errors import TrainingFault, UserError
 from igebm.models import build_model, condition_spec
 from igebm.sampling import ReplayBuffer, build_sampler
 from igebm.sampling.buffer import relabel
+from igebm.sampling.options import autocast, to_layout
 from igebm.training import checkpoint as ckpt
 from igebm.training import distributed
 from igebm.training.losses import cd_loss, classification_loss, clip_grads_igebm, gradient_penalty
@@ -315,13 +316,11 @@ class Trainer:
 
         bf16 is autocast only: parameters, their gradients and Adam stay fp32, the energies come back fp32.
         """
-        opts = self.sampler.options
-        if opts.channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        if self.sampler.resolved_precision != "bf16":
-            return self.model(x, c)
-        with torch.autocast(x.device.type, dtype=torch.bfloat16):
-            return self.model(x, c).float()
+        x = to_layout(x, self.sampler.options.channels_last)
+        bf16 = self.sampler.resolved_precision == "bf16"
+        with autocast(x.device, bf16):
+            e = self.model(x, c)
+        return e.float() if bf16 else e
 
     @torch.no_grad()
     def _update_ema(self) -> None:
