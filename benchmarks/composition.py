@@ -34,7 +34,8 @@ from igebm.models.algebra import NOT, OR
 from igebm.recipes import find_recipe
 from igebm.sampling import LangevinSampler
 from igebm.sampling.hmc import MALASampler
-from igebm.tasks.composition import analytic_energy, exact_samples, expert_from_run, sample_composite
+from igebm.tasks.composition import (analytic_energy, calibrate_offsets, exact_samples, expert_from_run,
+                                     sample_composite)
 from igebm.training import Trainer, load_run
 
 torch.set_num_threads(1)
@@ -47,6 +48,7 @@ p.add_argument("--mode", default="sum", choices=["sum", "alternate", "alternate-
 p.add_argument("--num", type=int, default=32, help="samples per pair")
 p.add_argument("--not-weight", type=float, default=0.5)
 p.add_argument("--or-temperature", type=float, default=1.0)
+p.add_argument("--or-calibrate", action="store_true", help="shift each OR term by its own samples' mean energy")
 p.add_argument("--and-weights", default="1,1", help="weights of the size and position experts in AND")
 p.add_argument("--ula-step", type=float, default=0.03, help="ULA step of the 2-D MMD (0.03: tuned on val)")
 p.add_argument("--json")
@@ -203,15 +205,19 @@ def or_not_part() -> None:
     n = 200
     a, b = (pos_e.given(x=cx, y=cy) for cx, cy in centres)
     g = torch.Generator().manual_seed(seed)
-    x_or = sample_composite(OR(a, b, temperature=args.or_temperature), sampler, noise(n, g), args.steps, g, "sum").x.numpy()
+    offsets = calibrate_offsets([a, b], sampler, noise(n, g), args.steps, g) if args.or_calibrate else None
+    g = torch.Generator().manual_seed(seed)
+    x_or = sample_composite(OR(a, b, temperature=args.or_temperature, offsets=offsets), sampler, noise(n, g),
+                            args.steps, g, "sum").x.numpy()
     shares = position_shares(reg.predict(x_or), centres)
     shares_m = position_shares(moment_readback(x_or), centres)
     g = torch.Generator().manual_seed(seed)
-    x_not = sample_composite(NOT(OR(a, b, temperature=args.or_temperature), a, args.not_weight), sampler, noise(n, g), args.steps, g, "sum").x.numpy()
+    x_not = sample_composite(NOT(OR(a, b, temperature=args.or_temperature, offsets=offsets), a, args.not_weight),
+                             sampler, noise(n, g), args.steps, g, "sum").x.numpy()
     removed = position_shares(reg.predict(x_not), centres)
     removed_m = position_shares(moment_readback(x_not), centres)
     results["or_not"] = {"centres": centres, "or_shares": shares, "or_shares_moments": shares_m,
-                         "or_temperature": args.or_temperature, "not_weight": args.not_weight, "not_shares": removed, "not_shares_moments": removed_m,
+                         "or_temperature": args.or_temperature, "or_offsets": offsets, "not_weight": args.not_weight, "not_shares": removed, "not_shares_moments": removed_m,
                          "or_within_40_60": 0.4 <= shares[0] <= 0.6}
     print(f"\nOR of positions {centres}: shares {shares} (moments {shares_m})")
     print(f"(OR) NOT {centres[0]} (w {args.not_weight}): shares {removed} (moments {removed_m})")

@@ -49,6 +49,7 @@ STEPS = {
     "time_to_quality": ["time_to_quality.py", "--out", "runs/bench/ttq"],  # about 15 minutes
     "scaling": ["scaling.py", "speed"],  # 2 processes x 1 thread against 1 x 1
     "lessons": ["lessons.py", "--out", "runs/bench/lessons"],  # ensemble, wider model, gradient penalty
+    "sampler_training": ["sampler_training.py", "--out", "runs/bench/samplers"],  # each sampler at equal wall clock
     "composition": ["composition.py", "--out", "runs/bench/composition"],  # trains its experts and baselines once
     "trajectories": ["trajectories.py", "--run", "runs/bench/particles", "--train", "--tune"],
     "trajectories_hand": ["trajectories.py", "--dataset", "hand", "--run", "runs/bench/hand", "--train", "--tune"],

@@ -127,6 +127,34 @@ def test_summed_and_alternating_ula_both_reach_the_product_of_two_gaussians():
         assert abs(float(x[:, 0].std()) - std) < 0.03, mode
 
 
+def test_calibrated_or_gives_two_wells_of_different_depth_equal_mass():
+    """exp(-E_a) + exp(-E_b) with E_b = E_a(shifted) + 1.5: b holds 1/(1 + e^1.5) = 18% of the mass;
+    subtracting each term's mean energy over its own samples restores 50/50."""
+    from igebm.sampling.hmc import MALASampler
+    from igebm.tasks.composition import calibrate_offsets
+
+    class Deeper(torch.nn.Module):
+        def __init__(self, inner, depth):
+            super().__init__()
+            self.inner, self.depth = inner, depth
+
+        def forward(self, x, cond=None):
+            return self.inner(x) + self.depth
+
+    a = analytic_energy("gaussian:-0.75,0,0.5")
+    b = Wrapped(Deeper(analytic_energy("gaussian:0.75,0,0.5"), 1.5))
+    mala = MALASampler(steps=400, step_size=0.05, clamp=None)
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(4000, 2, generator=g)
+    share_b = lambda e: float((sample_composite(e, mala, x0.clone(), 400, g).x[:, 0] > 0).float().mean())  # noqa: E731
+    tail = 0.5 * math.erfc(0.75 / 0.5 / math.sqrt(2))  # each well's mass on the other side of x = 0
+    w_b = 1 / (1 + math.exp(1.5))
+    assert abs(share_b(OR(a, b)) - (w_b * (1 - tail) + (1 - w_b) * tail)) < 0.03
+    offsets = calibrate_offsets([a, b], mala, x0, 400, g)
+    assert abs(offsets[1] - offsets[0] - 1.5) < 0.1
+    assert abs(share_b(OR(a, b, offsets=offsets)) - 0.5) < 0.03
+
+
 def test_alternating_calls_each_expert_once_per_step():
     calls = []
 
@@ -217,6 +245,7 @@ def test_compose_writes_the_documented_npz_and_a_grid(shape_runs, tmp_path):
     ("malformed", "malformed KEY=VALUE"),
     ("not_number", "malformed KEY=VALUE"),
     ("not_one", "--op not needs two experts"),
+    ("calibrate_and", "--calibrate applies to --op or"),
 ])
 def test_compose_bad_input_is_one_line_and_exit_2(shape_runs, tmp_path, capsys, case, message):
     s, p, big = shape_runs["size"], shape_runs["pos"], shape_runs["big"]
@@ -224,11 +253,14 @@ def test_compose_bad_input_is_one_line_and_exit_2(shape_runs, tmp_path, capsys, 
                "untrained": [f"{s}:size=0.3,x=0.3"],
                "malformed": [f"{s}:size0.3"],
                "not_number": [f"{s}:size=big"],
-               "not_one": [f"{s}:size=0.3"]}[case]
+               "not_one": [f"{s}:size=0.3"],
+               "calibrate_and": [f"{s}:size=0.3", f"{p}:x=0.3,y=0.3"]}[case]
     argv = ["compose", *sum((["--expert", e] for e in experts), []), "--num", "2", "--steps", "1",
             "--out", str(tmp_path / "x")]
     if case == "not_one":
         argv += ["--op", "not"]
+    if case == "calibrate_and":
+        argv += ["--calibrate"]
     capsys.readouterr()
     assert main(argv) == 2
     err = capsys.readouterr().err

@@ -188,3 +188,37 @@ def test_trajectory_energy_slopes_back_toward_the_data_far_away():
         assert (energy(far, c) > energy(near, c) + 100).all()
     with pytest.raises(UserError, match="history"):
         build_model(cfg.model, (12,), ConditionSpec())
+
+
+def test_warm_start_is_the_last_step_change_and_trains(tmp_path):
+    """`buffer.start = warm`: chains start at the history's own last change (exactly, on clean windows)."""
+    import torch
+
+    from igebm.config import load_config
+    from igebm.data.registry import load_dataset
+    from igebm.data.trajectories import TrajectoryStats, previous_change
+    from igebm.recipes import find_recipe
+    from igebm.training import Trainer
+
+    overrides = [f"data.root={tmp_path / 'data'}", "data.traj_num=20", "data.traj_length=12", "data.traj_noise=0",
+                 "model.hidden=16", "sampler.steps=2", "train.batch_size=8", "train.max_steps=3",
+                 "train.progress=false", "buffer.start=warm"]
+    cfg = load_config(find_recipe("particles"), overrides)
+    data = load_dataset(cfg.data, "train")
+    traj = generate_trajectories("particles", 20, 12, 0, str(tmp_path / "data"), progress=False)[1]
+    stats = TrajectoryStats.of(traj.subset(split_index(20, "train", cfg.data.val_fraction)).states)
+    hist = torch.from_numpy(data.attributes[:50])
+    start = data.warm_start(hist, torch.Generator())
+    # with a clean history, window i+1's previous change is window i's target (within a trajectory)
+    assert torch.allclose(start[1:9], torch.from_numpy(data.x[0:8]), atol=1e-4)
+    assert torch.allclose(previous_change(hist, stats, traj.dim), start)
+    Trainer(cfg, tmp_path / "run").fit()  # trains without touching the buffer
+
+
+def test_warm_start_on_a_dataset_without_one_is_one_line(tmp_path, capsys):
+    rc = main(["train", "digits", "--set", "buffer.start=warm", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no warm start" in err and len(err.strip().splitlines()) == 1
+    rc = main(["train", "digits", "--set", "buffer.start=hot", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "buffer.start" in err and len(err.strip().splitlines()) == 1

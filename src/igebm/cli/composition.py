@@ -49,7 +49,8 @@ def cmd_compose(args) -> None:
 
     from igebm import io
     from igebm.grids import save_grid
-    from igebm.tasks.composition import build_composite, expert_from_run, requested_attributes, sample_composite
+    from igebm.tasks.composition import (build_composite, calibrate_offsets, expert_from_run, requested_attributes,
+                                         sample_composite)
     from igebm.tasks.composition.compose import check_same_shape
     from igebm.training import load_run
 
@@ -59,13 +60,21 @@ def cmd_compose(args) -> None:
         raise UserError(f"{len(args.weight)} --weight values for {len(specs)} experts: give one per expert")
     if args.temperature <= 0 or not math.isfinite(args.temperature):
         raise UserError("--temperature must be a positive number")
+    if args.calibrate and args.op != "or":
+        raise UserError("--calibrate applies to --op or only (it gives each OR term equal mass)")
     runs = [load_run(path) for path, _ in specs]
     check_same_shape(runs)
     experts = [expert_from_run(r, f"expert '{p}'") for r, (p, _) in zip(runs, specs)]
-    energy = build_composite(experts, [a for _, a in specs], args.op, args.weight, args.temperature)
     g = torch.Generator().manual_seed(args.seed)
     x0 = runs[0].noise(args.num, g)
     steps = args.steps or DEFAULT_STEPS
+    offsets = None
+    if args.calibrate:
+        bound = [e.given(**a) for e, (_, a) in zip(experts, specs)]
+        offsets = calibrate_offsets(bound, runs[0].sampler, x0, steps, g, args.weight)
+        print("OR offsets (each term's mean energy over its own samples): "
+              + ", ".join(f"{c:.4g}" for c in offsets))
+    energy = build_composite(experts, [a for _, a in specs], args.op, args.weight, args.temperature, offsets)
     x = sample_composite(energy, runs[0].sampler, x0, steps, g, args.mode).x.numpy().astype(np.float32)
     attrs, names = requested_attributes([a for _, a in specs], args.op, args.num)
     out = Path(args.out)
@@ -144,6 +153,9 @@ def register(sub) -> None:
                         "not: E1 - w E2 (two experts)")
     _weights(c)
     c.add_argument("--temperature", type=float, default=1.0, help="the OR temperature T (default 1)")
+    c.add_argument("--calibrate", action="store_true",
+                   help="OR: shift each term by the mean energy of its own samples, so each mode gets equal mass "
+                        "(a conditional energy is not normalised per condition)")
     c.add_argument("--num", type=positive_int, default=64, help="number of samples (default 64)")
     c.add_argument("--steps", type=positive_int, help=f"Langevin steps (default {DEFAULT_STEPS})")
     c.add_argument("--mode", choices=["sum", "alternate", "alternate-full-noise"], default="sum",

@@ -29,6 +29,9 @@ class ArrayDataset:
     class_names: tuple[str, ...] = ()
     attributes: np.ndarray | None = None  # float32 (N, K) continuous conditions, e.g. size, x, y
     attribute_names: tuple[str, ...] = ()
+    # start(cond, generator) -> x: a condition-informed chain start (trajectories: the last step's change),
+    # used by `buffer.start = "warm"` and by rollouts; None = the dataset has none
+    warm_start: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
 
     def __post_init__(self) -> None:
         self.x = np.ascontiguousarray(self.x, dtype=np.float32)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
 from igebm.data.base import ArrayDataset
 from igebm.errors import UserError
@@ -242,6 +243,18 @@ def windows(states: np.ndarray, stats: TrajectoryStats, k: int, noise: float = 0
     return delta.reshape(-1, d).astype(np.float32), hist.reshape(-1, k * d).astype(np.float32)
 
 
+def previous_change(history: torch.Tensor, stats: TrajectoryStats, dim: int) -> torch.Tensor:
+    """The standardised change from frame t-1 to t of standardised histories (B, k*D): a constant-velocity
+    guess of the next change, where training chains (`buffer.start = "warm"`) and rollouts start."""
+    if history.shape[1] < 2 * dim:
+        return torch.zeros(len(history), dim)
+    mean, std = (torch.as_tensor(v, dtype=torch.float32) for v in (stats.state_mean, stats.state_std))
+    last, before = history[:, -dim:].float(), history[:, -2 * dim:-dim].float()
+    change = (last - before) * std  # the state means cancel
+    return (change - torch.as_tensor(stats.delta_mean, dtype=torch.float32)) / torch.as_tensor(
+        stats.delta_std, dtype=torch.float32)
+
+
 def make_split_loader(name: str):
     """The registry's `load_split` for a trajectory dataset: windows of one split's trajectories."""
 
@@ -258,6 +271,8 @@ def make_split_loader(name: str):
         x, hist = windows(traj.states, stats, data_cfg.traj_history, noise, VAL_SEED + 1)
         # data_range is the box fresh chains start from (standardised units, about the data's scale); the
         # trajectory recipes set sampler.clamp = false, so samples are not clamped to it
+        d = traj.dim
         return ArrayDataset(x, None, 0, name=name, levels=0, data_range=NOISE_BOX, attributes=hist,
-                            attribute_names=history_names(traj.state_names, data_cfg.traj_history))
+                            attribute_names=history_names(traj.state_names, data_cfg.traj_history),
+                            warm_start=lambda cond, g: previous_change(cond, stats, d))
     return load_split

@@ -158,20 +158,27 @@ class Mixture(Composable):
     """E = -T logsumexp_i(-E_i / T): a mixture of the experts' densities (OR).
 
     At T = 1, exp(-E) = sum_i exp(-E_i); a small T approaches min_i E_i.
+    `offsets` c_i shift each part (E_i - c_i): a trained conditional energy is not normalised per
+    condition, so without them the deeper well takes most of the mass (`calibrate_offsets`).
     """
 
-    def __init__(self, parts: Sequence[Composable], temperature: float = 1.0):
+    def __init__(self, parts: Sequence[Composable], temperature: float = 1.0,
+                 offsets: Sequence[float] | None = None):
         super().__init__()
         if temperature <= 0:
             raise UserError(f"the OR temperature must be positive, got {temperature}")
         self.parts = nn.ModuleList(parts)
         self.temperature = float(temperature)
+        offsets = [0.0] * len(self.parts) if offsets is None else [float(c) for c in offsets]
+        if len(offsets) != len(self.parts):
+            raise UserError(f"{len(offsets)} OR offsets for {len(self.parts)} experts")
+        self.offsets = offsets
 
     def __or__(self, other: Composable) -> "Mixture":
-        return Mixture([*self.parts, _as_energy(other)], self.temperature)
+        return Mixture([*self.parts, _as_energy(other)], self.temperature, [*self.offsets, 0.0])
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        e = torch.stack([p(x) for p in self.parts], dim=0)
+        e = torch.stack([p(x) - c for p, c in zip(self.parts, self.offsets)], dim=0)
         return -self.temperature * torch.logsumexp(-e / self.temperature, dim=0)
 
 
@@ -184,10 +191,11 @@ def AND(*experts: Composable, weights: Sequence[float] | None = None) -> Composa
     return out
 
 
-def OR(*experts: Composable, weights: Sequence[float] | None = None, temperature: float = 1.0) -> Mixture:
-    """-T logsumexp_i(-w_i E_i / T)."""
+def OR(*experts: Composable, weights: Sequence[float] | None = None, temperature: float = 1.0,
+       offsets: Sequence[float] | None = None) -> Mixture:
+    """-T logsumexp_i(-(w_i E_i - c_i) / T)."""
     weights = weights or [1.0] * len(experts)
-    return Mixture([e if w == 1.0 else w * e for e, w in zip(experts, weights)], temperature)
+    return Mixture([e if w == 1.0 else w * e for e, w in zip(experts, weights)], temperature, offsets)
 
 
 def NOT(positive: Composable, negative: Composable, weight: float = 0.5,

@@ -110,6 +110,10 @@ class Trainer:
                                    cond_sampler=condition_sampler(self.data, self.cond_spec),
                                    reinit_prob=cfg.buffer.reinit_prob, store_uint8=cfg.buffer.store_uint8,
                                    generator=self.gen)
+        self.warm = cfg.buffer.start == "warm"
+        if self.warm and (self.data.warm_start is None or not self.conditional):
+            raise UserError(f"config key 'buffer.start' is 'warm', but dataset '{cfg.data.name}' has no warm start "
+                            "for its chains (the trajectory datasets have one); use buffer.start = 'replay'")
         self.x_all = torch.from_numpy(self.data.x)
         self.c_all = torch.from_numpy(self.data.conditions(self.cond_spec.kind)) if self.conditional else None
         self.shard = distributed.shard_indices(len(self.x_all), rank, world_size, cfg.run.seed)  # None: all data
@@ -244,8 +248,12 @@ class Trainer:
             x_pos = dequantize(x_pos, self.data.levels, g)
         c_pos = self.c_all[idx] if self.conditional else None
 
-        x_neg0, c_neg, slots, fresh = self.buffer.sample(b, g)
-        c_neg = relabel(c_neg, c_pos, self.cfg.buffer.label_policy, g) if self.conditional else None
+        if self.warm:  # short-run chains from the data batch's own conditions, nothing kept
+            c_neg, slots = c_pos, None
+            x_neg0, fresh = self.data.warm_start(c_pos, g), torch.ones(b, dtype=torch.bool)
+        else:
+            x_neg0, c_neg, slots, fresh = self.buffer.sample(b, g)
+            c_neg = relabel(c_neg, c_pos, self.cfg.buffer.label_policy, g) if self.conditional else None
         dev = self.device
         self.model.train()
         k = chain_steps(self.step, t.steps_start, t.steps_warmup, self.cfg.sampler.steps)
@@ -254,7 +262,8 @@ class Trainer:
         x_neg = neg.x
 
         stats, grad_norm = self.update(x_pos, c_pos, x_neg, c_neg)
-        self.buffer.update(slots, x_neg, c_neg)
+        if slots is not None:
+            self.buffer.update(slots, x_neg, c_neg)
         self.step += 1
         stats.update(grad_norm=grad_norm, fresh_frac=float(fresh.float().mean()), step=self.step, chain_steps=k)
         stats.update({f"sampler_{k}": v for k, v in neg.stats.items() if isinstance(v, (int, float))})

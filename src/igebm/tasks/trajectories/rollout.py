@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from igebm.data.trajectories import SIMULATORS, Trajectories, TrajectoryStats, load_trajectories, trajectory_stats
+from igebm.data.trajectories import (SIMULATORS, Trajectories, TrajectoryStats, load_trajectories, previous_change,
+                                     trajectory_stats)
 from igebm.errors import UserError
 from igebm.training import TrainedRun
 
@@ -84,11 +85,7 @@ def _cond(hist: torch.Tensor, stats: TrajectoryStats) -> torch.Tensor:
 def _init(hist: torch.Tensor, stats: TrajectoryStats, init: str, run: TrainedRun, g: torch.Generator):
     if init == "noise":
         return run.noise(len(hist), g)
-    if hist.shape[1] < 2:
-        return torch.zeros(hist.shape[0], hist.shape[2])
-    d = hist[:, -1] - hist[:, -2]
-    return ((d - torch.as_tensor(stats.delta_mean, dtype=torch.float32))
-            / torch.as_tensor(stats.delta_std, dtype=torch.float32))
+    return previous_change(_cond(hist, stats), stats, hist.shape[2])
 
 
 def rollout_ebm(model: TrajectoryModel, history: np.ndarray, horizon: int, samples: int, seed: int = 0, *,
