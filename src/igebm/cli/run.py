@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 from igebm import io
@@ -36,6 +38,8 @@ def cmd_train(args) -> None:
             cfg, out, resume=args.resume, rank=world.rank, world_size=world.size, reshard=args.reshard,
             device=device))
         summary = trainer.fit()
+        del trainer  # DDP's reducer goes before its process group, not at interpreter exit
+        distributed.synchronize()  # no rank leaves first: the rendezvous store's host must outlive its clients
     except TrainingFault as exc:  # decided together (a divergence): rank 0 prints it
         exc.already_reported = not world.is_main
         raise
@@ -43,6 +47,10 @@ def cmd_train(args) -> None:
         distributed.teardown()
     if world.is_main:
         print(f"trained to step {summary['step']} in {summary['seconds']:.0f}s; run in {out}")
+    if world.size > 1:  # every file is written and the group is gone: skip interpreter teardown, where
+        sys.stdout.flush()  # gloo's threads can still abort the process (exit -6) after a finished run
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def cmd_sample(args) -> None:

@@ -125,6 +125,18 @@ def _quiet_stderr():
         os.close(devnull)
 
 
+def synchronize() -> None:
+    """A barrier when in a process group: every rank at the same point before any exits.
+
+    Without it rank 0, which hosts the rendezvous store, could leave while another rank's gloo
+    threads still talk to the store, and that rank dies with std::terminate (exit -6).
+    """
+    import torch.distributed as dist
+
+    if is_initialized():
+        dist.barrier()
+
+
 def teardown() -> None:
     import torch.distributed as dist
 
