@@ -204,20 +204,20 @@ def or_not_part() -> None:
     centres = [(0.3, 0.5), (0.7, 0.5)] if args.split == "test" else [(0.5, 0.3), (0.5, 0.7)]
     n = 200
     a, b = (pos_e.given(x=cx, y=cy) for cx, cy in centres)
+    either = OR(a, b, temperature=args.or_temperature)
+    if args.or_calibrate:
+        g = torch.Generator().manual_seed(seed)
+        calibrate_offsets(either, sampler, noise(n, g), args.steps, g)
     g = torch.Generator().manual_seed(seed)
-    offsets = calibrate_offsets([a, b], sampler, noise(n, g), args.steps, g) if args.or_calibrate else None
-    g = torch.Generator().manual_seed(seed)
-    x_or = sample_composite(OR(a, b, temperature=args.or_temperature, offsets=offsets), sampler, noise(n, g),
-                            args.steps, g, "sum").x.numpy()
+    x_or = sample_composite(either, sampler, noise(n, g), args.steps, g, "sum").x.numpy()
     shares = position_shares(reg.predict(x_or), centres)
     shares_m = position_shares(moment_readback(x_or), centres)
     g = torch.Generator().manual_seed(seed)
-    x_not = sample_composite(NOT(OR(a, b, temperature=args.or_temperature, offsets=offsets), a, args.not_weight),
-                             sampler, noise(n, g), args.steps, g, "sum").x.numpy()
+    x_not = sample_composite(NOT(either, a, args.not_weight), sampler, noise(n, g), args.steps, g, "sum").x.numpy()
     removed = position_shares(reg.predict(x_not), centres)
     removed_m = position_shares(moment_readback(x_not), centres)
     results["or_not"] = {"centres": centres, "or_shares": shares, "or_shares_moments": shares_m,
-                         "or_temperature": args.or_temperature, "or_offsets": offsets, "not_weight": args.not_weight, "not_shares": removed, "not_shares_moments": removed_m,
+                         "or_temperature": args.or_temperature, "or_offsets": either.offsets, "not_weight": args.not_weight, "not_shares": removed, "not_shares_moments": removed_m,
                          "or_within_40_60": 0.4 <= shares[0] <= 0.6}
     print(f"\nOR of positions {centres}: shares {shares} (moments {shares_m})")
     print(f"(OR) NOT {centres[0]} (w {args.not_weight}): shares {removed} (moments {removed_m})")

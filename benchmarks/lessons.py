@@ -21,13 +21,10 @@ from pathlib import Path
 
 import torch
 
-from igebm.config import load_config
+from digits_variants import common_args, judged, train_variant
 from igebm.data.ood_sets import GENERATED
-from igebm.recipes import find_recipe
-from igebm.evaluation.generation import pick_headline, steps_curve
-from igebm.evaluation.judge import run_judge
 from igebm.evaluation.ood import evaluate_ood
-from igebm.training import Trainer, load_run, read_metrics
+from igebm.training import read_metrics
 
 VARIANTS = {
     "base": [],
@@ -35,14 +32,8 @@ VARIANTS = {
     "wide2": ["model.channels=64"],
     "gp0.1": ["train.gp_alpha=0.1"],
 }
-STEPS = [20, 60, 100, 200]
-
-p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-p.add_argument("--out", default="runs/lessons")
+p = common_args(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]), "runs/lessons")
 p.add_argument("--steps", type=int, default=900, help="training steps for every variant")
-p.add_argument("--only", help="comma-separated variant names")
-p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra overrides for every variant")
-p.add_argument("--json")
 args = p.parse_args()
 
 names = args.only.split(",") if args.only else list(VARIANTS)
@@ -51,15 +42,10 @@ for name in names:
     out = Path(args.out) / name
     overrides = [f"train.max_steps={args.steps}", "train.max_minutes=0", *args.set, *VARIANTS[name]]
     t0 = time.time()
-    if not (out / "checkpoints").is_dir():
-        cfg = load_config(find_recipe("digits"), overrides)
-        Trainer(cfg, out).fit()
+    run = train_variant(out, overrides)
     minutes = (time.time() - t0) / 60
     log = [r for r in read_metrics(out) if "e_pos" in r]
-    run = load_run(out)
-    judge = run_judge(run)
-    head = pick_headline(steps_curve(run, judge, STEPS, 500, 0, "val"))["steps"]
-    test = steps_curve(run, judge, [head], 500, 0, "test")[0]
+    _, head, test = judged(run)
     tables = evaluate_ood(run, list(GENERATED), "energy", baselines=False)[0]
     auroc = next(iter(tables.values()))["average"]["auroc"]
     row = {"variant": name, "overrides": VARIANTS[name], "train_steps": args.steps,

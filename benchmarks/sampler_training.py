@@ -20,17 +20,13 @@ import argparse
 import json
 import math
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from igebm.config import load_config
-from igebm.evaluation.generation import pick_headline, steps_curve
-from igebm.evaluation.judge import run_judge
-from igebm.recipes import find_recipe
-from igebm.training import Trainer, load_run, read_metrics
+from digits_variants import common_args, judged, train_variant
+from igebm.training import read_metrics
 
 T = 1e-3  # the Metropolis samplers' temperature, picked on validation from 1e-6..1e-2 (docs/results/sampler_training.md)
 VARIANTS = {
@@ -42,16 +38,10 @@ VARIANTS = {
     "adaptive_hmc": ["sampler.kind=adaptive_hmc", "sampler.steps=3", "sampler.leapfrog_steps=3",
                      f"sampler.temperature={T}", "sampler.step_size=2e-3"],
 }
-STEPS = [20, 60, 100, 200]
-
-p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-p.add_argument("--out", default="runs/samplers")
+p = common_args(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]), "runs/samplers")
 p.add_argument("--minutes", type=float, default=2.0, help="wall-clock training budget of every variant")
-p.add_argument("--only", help="comma-separated variant names")
 p.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=V,KEY=V", help="an extra variant")
-p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra overrides for every variant")
 p.add_argument("--num", type=int, default=500, help="samples judged per step count")
-p.add_argument("--json")
 args = p.parse_args()
 
 for text in args.variant:
@@ -64,18 +54,13 @@ for name in names:
     out = Path(args.out) / name
     overrides = ["train.max_steps=1000000", f"train.max_minutes={args.minutes}", "train.progress=false",
                  *args.set, *VARIANTS[name]]
-    if not (out / "checkpoints").is_dir():
-        Trainer(load_config(find_recipe("digits"), overrides), out).fit()
+    run = train_variant(out, overrides)
     log = [r for r in read_metrics(out) if "e_pos" in r]
-    run = load_run(out)
     energies = [v for r in log for v in (r["e_pos"], r["e_neg"])]
     accept = [(r["step"], r["sampler_acceptance"], r.get("sampler_step_size", math.nan))
               for r in log if "sampler_acceptance" in r]
     late = accept[len(accept) // 10:]
-    judge = run_judge(run)
-    val = steps_curve(run, judge, STEPS, args.num, 0, "val")
-    head = pick_headline(val)["steps"]
-    test = steps_curve(run, judge, [head], args.num, 0, "test")[0]
+    val, head, test = judged(run, args.num)
     grads_per_transition = run.cfg.sampler.leapfrog_steps if run.cfg.sampler.kind in ("hmc", "adaptive_hmc") else 1
     row = {"variant": name, "overrides": VARIANTS[name], "train_steps": run.step,
            "train_seconds": round(log[-1]["time"], 1) if log and "time" in log[-1] else None,

@@ -150,9 +150,9 @@ def test_calibrated_or_gives_two_wells_of_different_depth_equal_mass():
     tail = 0.5 * math.erfc(0.75 / 0.5 / math.sqrt(2))  # each well's mass on the other side of x = 0
     w_b = 1 / (1 + math.exp(1.5))
     assert abs(share_b(OR(a, b)) - (w_b * (1 - tail) + (1 - w_b) * tail)) < 0.03
-    offsets = calibrate_offsets([a, b], mala, x0, 400, g)
-    assert abs(offsets[1] - offsets[0] - 1.5) < 0.1
-    assert abs(share_b(OR(a, b, offsets=offsets)) - 0.5) < 0.03
+    calibrated = calibrate_offsets(OR(a, b), mala, x0, 400, g)
+    assert abs(calibrated.offsets[1] - calibrated.offsets[0] - 1.5) < 0.1
+    assert abs(share_b(calibrated) - 0.5) < 0.03
 
 
 def test_alternating_calls_each_expert_once_per_step():

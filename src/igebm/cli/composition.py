@@ -68,13 +68,11 @@ def cmd_compose(args) -> None:
     g = torch.Generator().manual_seed(args.seed)
     x0 = runs[0].noise(args.num, g)
     steps = args.steps or DEFAULT_STEPS
-    offsets = None
+    energy = build_composite(experts, [a for _, a in specs], args.op, args.weight, args.temperature)
     if args.calibrate:
-        bound = [e.given(**a) for e, (_, a) in zip(experts, specs)]
-        offsets = calibrate_offsets(bound, runs[0].sampler, x0, steps, g, args.weight)
+        calibrate_offsets(energy, runs[0].sampler, x0, steps, g)
         print("OR offsets (each term's mean energy over its own samples): "
-              + ", ".join(f"{c:.4g}" for c in offsets))
-    energy = build_composite(experts, [a for _, a in specs], args.op, args.weight, args.temperature, offsets)
+              + ", ".join(f"{c:.4g}" for c in energy.offsets))
     x = sample_composite(energy, runs[0].sampler, x0, steps, g, args.mode).x.numpy().astype(np.float32)
     attrs, names = requested_attributes([a for _, a in specs], args.op, args.num)
     out = Path(args.out)

@@ -248,7 +248,7 @@ def previous_change(history: torch.Tensor, stats: TrajectoryStats, dim: int) -> 
     guess of the next change, where training chains (`buffer.start = "warm"`) and rollouts start."""
     if history.shape[1] < 2 * dim:
         return torch.zeros(len(history), dim)
-    mean, std = (torch.as_tensor(v, dtype=torch.float32) for v in (stats.state_mean, stats.state_std))
+    std = torch.as_tensor(stats.state_std, dtype=torch.float32)
     last, before = history[:, -dim:].float(), history[:, -2 * dim:-dim].float()
     change = (last - before) * std  # the state means cancel
     return (change - torch.as_tensor(stats.delta_mean, dtype=torch.float32)) / torch.as_tensor(

@@ -7,10 +7,9 @@ Pure functions over trained runs and analytic energies (no argparse, no files):
 """
 
 from igebm.tasks.composition.compose import (ATTRIBUTE_ORDER, OPS, build_composite, calibrate_offsets,
-                                              expert_from_run,
-                                             requested_attributes, sample_composite)
+                                             expert_from_run, requested_attributes, sample_composite)
 from igebm.tasks.composition.energies2d import ANALYTIC, analytic_energy, exact_samples
 from igebm.tasks.composition.flow import flow_trajectories
 
-__all__ = ["ANALYTIC", "ATTRIBUTE_ORDER", "OPS", "analytic_energy", "build_composite", "calibrate_offsets", "exact_samples",
-           "expert_from_run", "flow_trajectories", "requested_attributes", "sample_composite"]
+__all__ = ["ANALYTIC", "ATTRIBUTE_ORDER", "OPS", "analytic_energy", "build_composite", "calibrate_offsets",
+           "exact_samples", "expert_from_run", "flow_trajectories", "requested_attributes", "sample_composite"]

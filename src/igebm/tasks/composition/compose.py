@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from igebm.errors import UserError
-from igebm.models.algebra import AND, NOT, OR, Composable, Expert
+from igebm.models.algebra import AND, NOT, OR, Composable, Expert, Mixture
 from igebm.sampling import Sampler
 from igebm.sampling.composite import AlternatingSampler
 from igebm.training import TrainedRun
@@ -34,9 +34,8 @@ def check_same_shape(runs: Sequence[TrainedRun]) -> tuple[int, ...]:
 
 
 def build_composite(experts: Sequence[Expert], attrs: Sequence[dict], op: str = "and",
-                    weights: Sequence[float] | None = None, temperature: float = 1.0,
-                    offsets: Sequence[float] | None = None) -> Composable:
-    """Bind each expert's attributes and combine: and = sum w_i E_i, or = -T lse(-(w_i E_i - c_i) / T),
+                    weights: Sequence[float] | None = None, temperature: float = 1.0) -> Composable:
+    """Bind each expert's attributes and combine: and = sum w_i E_i, or = -T lse(-w_i E_i / T),
     not = w_1 E_1 - w_2 E_2 (weights default to 1 and, for not, 0.5 on the negated term)."""
     if op not in OPS:
         raise UserError(f"unknown op '{op}' (choose one of {', '.join(OPS)})")
@@ -48,7 +47,7 @@ def build_composite(experts: Sequence[Expert], attrs: Sequence[dict], op: str = 
     if op == "or":
         if len(bound) < 2:
             raise UserError("--op or needs at least two experts")
-        return OR(*bound, weights=weights, temperature=temperature, offsets=offsets)
+        return OR(*bound, weights=weights, temperature=temperature)
     if len(bound) != 2:
         raise UserError(f"--op not needs exactly two experts (keep the first, negate the second), got {len(bound)}")
     w = list(weights) if weights is not None else [1.0, 0.5]
@@ -83,17 +82,14 @@ def sample_composite(energy: Composable, sampler: Sampler, x0: torch.Tensor, ste
     return s.sample(energy, x0, None, steps=steps, generator=generator, record_every=record_every)
 
 
-def calibrate_offsets(terms: Sequence[Composable], sampler: Sampler, x0: torch.Tensor, steps: int,
-                      generator: torch.Generator, weights: Sequence[float] | None = None) -> list[float]:
-    """For OR: each term's mean energy over samples of that term alone (the same chain, from x0).
+def calibrate_offsets(mixture: Mixture, sampler: Sampler, x0: torch.Tensor, steps: int,
+                      generator: torch.Generator) -> Mixture:
+    """Set an OR's offsets to each part's mean energy over samples of that part alone (from x0); return it.
 
     A conditional energy is not normalised per condition: if two conditions' wells have one shape
     and differ only in depth, their partition functions differ by exactly that depth, which is the
-    difference of their samples' mean energies. Subtracting it gives each term equal mass.
+    difference of their samples' mean energies. Subtracting it gives each part equal mass.
     """
-    weights = weights or [1.0] * len(terms)
-    out = []
-    for term, w in zip(terms, weights):
-        e = term if w == 1.0 else w * term
-        out.append(float(sample_composite(e, sampler, x0.clone(), steps, generator).energies.mean()))
-    return out
+    mixture.offsets = [float(sample_composite(part, sampler, x0.clone(), steps, generator).energies.mean())
+                       for part in mixture.parts]
+    return mixture
