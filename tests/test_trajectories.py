@@ -90,6 +90,13 @@ def test_rollout_writes_npz_figure_and_gif(particles_run, capsys):
     assert (out / "rollouts.png").stat().st_size > 1000 and (out / "rollouts.gif").stat().st_size > 1000
     summary = json.loads((out / "metrics.json").read_text())
     assert summary["ebm_diversity"] > 0 and "ebm_error_best_of_samples_ORACLE" in summary
+    # without flags, the recipe's [rollout] settings (picked on validation) apply; a flag overrides one of them
+    assert (summary["steps"], summary["init"], summary["temperature"], summary["constraint"]) == (2, "noise", 0.3, 10.0)
+    rc = main(["rollout", str(particles_run / "run"), "--start", "test:1", "--horizon", "3", "--samples", "2",
+               "--ff-steps", "20", "--init", "base", "--constraint", "1", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    summary = json.loads((out / "metrics.json").read_text())
+    assert (summary["steps"], summary["init"], summary["temperature"], summary["constraint"]) == (30, "base", 0.3, 1.0)
 
 
 @pytest.mark.parametrize("args,message", [
@@ -98,6 +105,9 @@ def test_rollout_writes_npz_figure_and_gif(particles_run, capsys):
     (["--start", "test:-1", "--horizon", "5"], "out of range"),
     (["--start", "tst:1", "--horizon", "5"], "--start must look like"),
     (["--start", "test:0", "--horizon", "500"], "longer than the trajectories"),
+    (["--start", "test:0", "--horizon", "5", "--constraint", "-1"], "--constraint must be a finite weight"),
+    (["--start", "test:0", "--horizon", "5", "--constraint", "nan"], "--constraint must be a finite weight"),
+    (["--start", "test:0", "--horizon", "5", "--temperature", "0"], "--temperature"),
 ])
 def test_rollout_bad_inputs_exit_2_with_one_line(particles_run, capsys, args, message):
     rc = main(["rollout", str(particles_run / "run"), *args, "--samples", "2", "--steps", "1", "--ff-steps", "20",
@@ -222,3 +232,35 @@ def test_warm_start_on_a_dataset_without_one_is_one_line(tmp_path, capsys):
     rc = main(["train", "digits", "--set", "buffer.start=hot", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert rc == 2 and "buffer.start" in err and len(err.strip().splitlines()) == 1
+
+
+def test_simulator_restarts_exactly_from_a_given_state():
+    """`start=`: without kicks the dynamics are deterministic, so a restart from frame 5 repeats frames 5.. exactly;
+    with kicks, futures from one state branch (the benchmark's perfect-model reference)."""
+    calm = {"kick_prob": 0.0}
+    a, _ = simulate_particles(4, 20, seed=3, params=calm)
+    b, _ = simulate_particles(4, 15, seed=9, params=calm, start=a[:, 5])
+    assert np.allclose(a[:, 5:], b, atol=1e-5)
+    many, _ = simulate_particles(8, 40, seed=1, start=np.repeat(a[:1, 5], 8, 0))
+    assert np.allclose(many[:, 0], a[0, 5], atol=1e-6) and many[:, -1].std(0).max() > 0.01
+
+
+def test_energy_score_ranks_the_true_distribution_first_where_the_mean_error_prefers_shrinkage():
+    """Futures drawn from the truth's own law beat shrunk ones and the point at the mean on the energy score,
+    though the shrunk ones have the lower mean-of-S error; the simulator columns score like the EBM's."""
+    from igebm.data.trajectories import TrajectoryStats
+    from igebm.evaluation.trajectories import summarise
+
+    rng = np.random.default_rng(0)
+    B, S, T, D = 400, 8, 2, 12
+    stats = TrajectoryStats(np.zeros(D), np.ones(D), np.zeros(D), np.ones(D), -5 * np.ones(D), 5 * np.ones(D))
+    truth = rng.standard_normal((B, T + 1, D))
+    true_law = rng.standard_normal((B, S, T + 1, D))
+    shrunk = 0.3 * rng.standard_normal((B, S, T + 1, D))
+    point = np.zeros((B, T + 1, D))
+    a = summarise("x", true_law, point, truth, stats, horizons=(1,), simulated=true_law)["by_horizon"]["1"]
+    b = summarise("x", shrunk, point, truth, stats, horizons=(1,))["by_horizon"]["1"]
+    assert b["ebm_error_mean_of_samples"] < a["ebm_error_mean_of_samples"]
+    assert a["ebm_energy_score"] < b["ebm_energy_score"] < a["feedforward_energy_score"]
+    assert a["simulator_energy_score"] == a["ebm_energy_score"]
+    assert abs(a["ebm_energy_score"] / a["feedforward_energy_score"] - 2 ** -0.5) < 0.03  # (sqrt 2 - sqrt 2 / 2) / 1

@@ -28,6 +28,7 @@ from igebm.errors import UserError
 from igebm.evaluation.config import EvalConfig
 from igebm.models.config import ModelConfig
 from igebm.sampling.config import BufferConfig, SamplerConfig
+from igebm.tasks.trajectories.config import RolloutConfig
 from igebm.training.config import RunConfig, TrainConfig
 from igebm.training.distributed import DistConfig
 
@@ -42,6 +43,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     dist: DistConfig = field(default_factory=DistConfig)  # data parallelism (training/distributed.py)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)  # trajectory rollouts (tasks/trajectories)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from igebm.cli.common import positive_int
+from igebm.cli.common import positive_float, positive_int
 from igebm.errors import UserError
 
 
@@ -31,8 +31,20 @@ def cmd_rollout(args) -> None:
         raise UserError(f"--horizon must be at least 1, got {args.horizon}")
     if args.samples < 1:
         raise UserError(f"--samples must be at least 1, got {args.samples}")
+    if args.constraint is not None and not (args.constraint >= 0 and np.isfinite(args.constraint)):
+        raise UserError(f"--constraint must be a finite weight of at least 0, got {args.constraint}")
     split, index = parse_start(args.start)
     model = trajectory_model(load_run(args.run_dir))
+    chosen = model.run.cfg.rollout  # the recipe's settings (picked on validation) unless a flag overrides them
+    args.steps = args.steps or chosen.steps or None
+    args.temperature = args.temperature or chosen.temperature or None
+    args.init = args.init or chosen.init
+    args.constraint = chosen.constraint if args.constraint is None else args.constraint
+    from igebm.tasks.trajectories.constraints import constraint_for
+    if args.constraint > 0 and model.name != "particles":
+        raise UserError(f"--constraint (rollout.constraint) is the particles' geometry; dataset '{model.name}' "
+                        "has no constraint energy: use --constraint 0")
+    constraint = constraint_for(model, args.constraint)
     traj = model.split(split)
     history, truth = start_state(traj, index, model.history, args.horizon, split)
     geometry = None
@@ -45,7 +57,7 @@ def cmd_rollout(args) -> None:
         print("training the feed-forward baseline (cached in RUN_DIR/baselines/) ...")
     ff, ff_meta = ensure_feedforward(model.run, steps=args.ff_steps)
     ebm = rollout_ebm(model, history, args.horizon, args.samples, args.seed, steps=args.steps, init=args.init,
-                      temperature=args.temperature)
+                      temperature=args.temperature, constraint=constraint)
     pred = rollout_predictor(ff, model.stats, history, args.horizon)
 
     out = Path(args.out or Path(args.run_dir) / "rollouts" / f"{split}_{index}")
@@ -62,6 +74,8 @@ def cmd_rollout(args) -> None:
     save_rollout_gif(out / "rollouts.gif", model.name, ebm, pred, truth, traj.meta, geometry)
     d_ebm, d_ff = distances(ebm, truth, model.stats), distances(pred, truth, model.stats)
     summary = {"start": args.start, "horizon": args.horizon, "samples": args.samples, "seed": args.seed,
+               "steps": args.steps or model.run.sampler.steps, "init": args.init, "constraint": args.constraint,
+               "temperature": args.temperature or model.run.sampler.temperature,
                "ebm_error_mean_of_samples": float(d_ebm[:, -1].mean()),
                "ebm_error_best_of_samples_ORACLE": float(d_ebm[:, -1].min()),
                "feedforward_error": float(d_ff[-1]),
@@ -93,10 +107,16 @@ def register(sub) -> None:
     r.add_argument("--horizon", type=int, required=True, help="steps to roll forward (at least 1)")
     r.add_argument("--samples", type=int, default=8, help="EBM rollouts from the same start (default 8)")
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--steps", type=positive_int, help="Langevin steps per time step (default: the run's sampler.steps)")
-    r.add_argument("--temperature", type=float, help="sampling temperature (default: the run's)")
-    r.add_argument("--init", choices=["previous", "noise"], default="previous",
-                   help="each step's chain starts at the last step's change (previous) or from noise")
+    r.add_argument("--steps", type=positive_int,
+                   help="Langevin steps per time step (default: the run's rollout.steps, else sampler.steps)")
+    r.add_argument("--temperature", type=positive_float,
+                   help="sampling temperature (default: the run's rollout.temperature, else the sampler's)")
+    r.add_argument("--init", choices=["previous", "noise", "base"],
+                   help="each step's chain starts at the last step's change (previous), from noise, or from the "
+                        "energy's own base (base: arch mlp-traj-shift); default: the run's rollout.init")
+    r.add_argument("--constraint", type=float,
+                   help="particles: add the box-and-overlap constraint energy with this weight to the EBM's at "
+                        "every step (nats per tolerance of violation; 0 = off; default: the run's rollout.constraint)")
     r.add_argument("--out", help="output folder (default RUN_DIR/rollouts/<split>_<IDX>)")
     r.add_argument("--ff-steps", type=positive_int, default=6000,
                    help="training steps of the feed-forward baseline when it is not cached yet (default 6000)")

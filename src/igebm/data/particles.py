@@ -81,14 +81,21 @@ def _substep(pos: np.ndarray, vel: np.ndarray, h: float, box: np.ndarray, r: np.
     np.clip(pos, lo, hi, out=pos)
 
 
-def simulate_particles(num: int, length: int, seed: int = 0, progress: bool = False, params: dict | None = None):
-    """(states (num, length, 4P) float32, kicks (num, length, P) bool: kicked going into frame t)."""
+def simulate_particles(num: int, length: int, seed: int = 0, progress: bool = False, params: dict | None = None,
+                       start: np.ndarray | None = None):
+    """(states (num, length, 4P) float32, kicks (num, length, P) bool: kicked going into frame t).
+
+    `start` (num, 4P): frame 0 for each trajectory instead of a random one, to draw many true futures
+    of one state (the benchmark's reference for what a perfect model's rollouts would score)."""
     p = {**PARAMS, **(params or {})}
     rng = np.random.default_rng([seed, 7])
     box, r = np.asarray(p["box"], float), np.asarray(p["radius"], float)
     P = len(r)
     pos = _initial_positions(rng, num, box, r)
     vel = _random_velocities(rng, (num, P), p)
+    if start is not None:
+        s0 = np.asarray(start, float).reshape(num, P, 4)
+        pos, vel = s0[..., :2].copy(), s0[..., 2:].copy()
     states = np.empty((num, length, P, 4))
     kicks = np.zeros((num, length, P), bool)
     steps = range(length)

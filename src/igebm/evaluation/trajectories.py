@@ -13,6 +13,14 @@ positions and velocities count alike.
   `tol`), total kinetic energy at most 1.1x the largest a kick can give
   (`ke_max`); the hand within its joint limits, and no block deeper than
   `palm_tol` metres in the palm when replayed in MuJoCo;
+- energy score at h: mean-of-S error - diversity / 2, the proper scoring rule for
+  samples (Gneiting & Raftery 2007): lowest in expectation for the true distribution
+  of futures, so, unlike the mean-of-S error, it does not reward rollouts that shrink
+  to a safe middle; for a point prediction it is just its error;
+- the training mean: the error of predicting the training states' mean at every
+  horizon, the reference a long-horizon error should be read against (past the
+  kicks' memory, no model can do much better, and a rollout that shrinks to it
+  scores well without being a plausible future);
 - stability: a rollout is stable when every state is finite and within the
   training states' per-dimension range widened by 10% on each side.
 """
@@ -84,13 +92,19 @@ def hand_validity(states: np.ndarray, geometry, palm_tol: float = 0.005) -> dict
 
 def summarise(name: str, ebm: np.ndarray, ff: np.ndarray, truth: np.ndarray, stats: TrajectoryStats,
               horizons: Iterable[int] = HORIZONS, coverage_radius: float = 1.0,
-              validity=None) -> dict:
-    """Every measure for B starts: ebm (B, S, T+1, D), ff (B, T+1, D), truth (B, T+1, D)."""
+              validity=None, simulated: np.ndarray | None = None) -> dict:
+    """Every measure for B starts: ebm (B, S, T+1, D), ff (B, T+1, D), truth (B, T+1, D).
+
+    `simulated` (B, S, T+1, D): S more true futures of each start from the simulator itself, scored
+    like the EBM's: what a perfect model would get (its mean-of-S error is not 0: futures branch)."""
     T = truth.shape[1] - 1
     horizons = [h for h in horizons if h <= T]
     d_ebm = distances(ebm, truth[:, None], stats)  # (B, S, T+1)
     d_ff = distances(ff, truth, stats)  # (B, T+1)
+    d_mean = distances(stats.state_mean.astype(np.float64), truth, stats)  # (B, T+1)
     spread = pairwise_spread(ebm, stats)
+    if simulated is not None:
+        d_sim, sim_spread = distances(simulated, truth[:, None], stats), pairwise_spread(simulated, stats)
     out: dict = {"dataset": name, "starts": int(len(truth)), "samples": int(ebm.shape[1]), "horizon": int(T),
                  "coverage_radius": coverage_radius, "by_horizon": {}}
     for h in horizons:
@@ -102,7 +116,17 @@ def summarise(name: str, ebm: np.ndarray, ff: np.ndarray, truth: np.ndarray, sta
             "feedforward_diversity": 0.0,
             "ebm_coverage": float((d_ebm[:, :, h].min(1) <= coverage_radius).mean()),
             "feedforward_coverage": float((d_ff[:, h] <= coverage_radius).mean()),
+            "training_mean_error": float(d_mean[:, h].mean()),
+            "ebm_energy_score": float(d_ebm[:, :, h].mean() - 0.5 * spread[:, h].mean()),
+            "feedforward_energy_score": float(d_ff[:, h].mean()),
         }
+        if simulated is not None:
+            out["by_horizon"][str(h)].update(
+                simulator_error_mean_of_samples=float(d_sim[:, :, h].mean()),
+                simulator_error_best_of_samples_ORACLE=float(d_sim[:, :, h].min(1).mean()),
+                simulator_diversity=float(sim_spread[:, h].mean()),
+                simulator_coverage=float((d_sim[:, :, h].min(1) <= coverage_radius).mean()),
+                simulator_energy_score=float(d_sim[:, :, h].mean() - 0.5 * sim_spread[:, h].mean()))
     out["ebm_stable"] = float(stable(ebm, stats).mean())
     out["feedforward_stable"] = float(stable(ff, stats).mean())
     if validity is not None:

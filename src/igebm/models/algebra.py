@@ -10,8 +10,9 @@ every sampler takes it unchanged. The Python API reads like the math:
     size - 0.5 * pos     # E_size - 0.5 E_pos: negation (NOT)
     2.0 * size           # a weight (1/temperature) on one expert
 
-A composite ignores the `cond` a sampler passes (its conditions are bound), so
-`sampler.sample(energy, x0)` runs it. `terms()` lists the summands of a sum,
+A bound condition wins; a part with none bound takes the `cond` the sampler
+passes (a free condition, such as a rollout's history, flows through the whole
+composite), so `sampler.sample(energy, x0)` runs a fully bound one. `terms()` lists the summands of a sum,
 for samplers that alternate one step per expert.
 """
 
@@ -31,6 +32,19 @@ class Composable(nn.Module):
     def terms(self) -> list["Composable"]:
         """The summands of this energy (itself, unless it is a sum)."""
         return [self]
+
+    def langevin_scale(self) -> torch.Tensor | None:
+        """The first part's own per-dimension scale (a preconditioner for ULA, sampling/langevin.py), if any.
+
+        Any fixed positive scale leaves the composite's density invariant; the first part's is the one
+        that knows the variable's units."""
+        for child in self.children():
+            for m in ([child] if not isinstance(child, nn.ModuleList) else list(child)):
+                fn = getattr(m, "langevin_scale", None)
+                scale = fn() if callable(fn) else None
+                if scale is not None:
+                    return scale
+        return None
 
     def __and__(self, other: "Composable") -> "Sum":
         return Sum([*self.terms(), *_as_energy(other).terms()])
@@ -79,6 +93,8 @@ class Wrapped(Composable):
                 c = c.expand(len(x), -1) if c.dtype.is_floating_point else c.expand(len(x))
             elif len(c) != len(x):
                 raise ValueError(f"{len(c)} bound conditions for a batch of {len(x)}")
+        if c is None:
+            c = cond
         return self.energy(x) if c is None else self.energy(x, c)
 
 
@@ -130,7 +146,7 @@ class Sum(Composable):
         return list(self.parts)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        return sum(p(x) for p in self.parts)
+        return sum(p(x, cond) for p in self.parts)
 
 
 class Scaled(Composable):
@@ -151,7 +167,7 @@ class Scaled(Composable):
         return Scaled(self.inner, -self.weight)
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        return self.weight * self.inner(x)
+        return self.weight * self.inner(x, cond)
 
 
 class Mixture(Composable):
@@ -178,7 +194,7 @@ class Mixture(Composable):
         return Mixture([*self.parts, _as_energy(other)], self.temperature, [*self.offsets, 0.0])
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        e = torch.stack([p(x) - c for p, c in zip(self.parts, self.offsets)], dim=0)
+        e = torch.stack([p(x, cond) - c for p, c in zip(self.parts, self.offsets)], dim=0)
         return -self.temperature * torch.logsumexp(-e / self.temperature, dim=0)
 
 

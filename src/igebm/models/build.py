@@ -11,7 +11,7 @@ from igebm.models.conditioning import ConditionSpec
 from igebm.models.mlp import MLPEnergy
 from igebm.models.resnet import PRESETS, IGEBMResNet
 
-ARCHS = tuple(PRESETS) + ("mlp", "mlp-traj")
+ARCHS = tuple(PRESETS) + ("mlp", "mlp-traj", "mlp-traj-shift")
 
 
 def build_model(model_cfg, input_shape: tuple[int, ...], cond: ConditionSpec) -> nn.Module:
@@ -24,11 +24,13 @@ def build_model(model_cfg, input_shape: tuple[int, ...], cond: ConditionSpec) ->
             raise UserError(f"arch 'mlp' takes vectors, but the data has shape {input_shape}; use a resnet preset")
         return MLPEnergy(input_shape[0], model_cfg.hidden, model_cfg.depth, cond,
                          model_cfg.activation, model_cfg.spectral_norm)
-    if model_cfg.arch == "mlp-traj":  # next-state energies of trajectories (models/trajectory.py)
-        from igebm.models.trajectory import TrajectoryEnergy
+    if model_cfg.arch in ("mlp-traj", "mlp-traj-shift"):  # next-state energies of trajectories (models/trajectory.py)
+        from igebm.models.trajectory import ShiftedTrajectoryEnergy, TrajectoryEnergy
         if len(input_shape) != 1 or cond.kind != "attributes":
-            raise UserError("arch 'mlp-traj' takes vectors conditioned on a history (the particles and hand datasets)")
-        return TrajectoryEnergy(input_shape[0], cond, model_cfg.hidden, model_cfg.depth, model_cfg.activation)
+            raise UserError(f"arch '{model_cfg.arch}' takes vectors conditioned on a history "
+                            "(the particles and hand datasets)")
+        cls = TrajectoryEnergy if model_cfg.arch == "mlp-traj" else ShiftedTrajectoryEnergy
+        return cls(input_shape[0], cond, model_cfg.hidden, model_cfg.depth, model_cfg.activation)
     if model_cfg.arch not in PRESETS:
         raise UserError(f"unknown model.arch '{model_cfg.arch}' (choose one of {', '.join(ARCHS)})")
     if len(input_shape) != 3:

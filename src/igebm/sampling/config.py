@@ -43,7 +43,9 @@ class BufferConfig:
     reinit_prob: float = 0.05
     store_uint8: bool = False
     label_policy: str = "keep"  # keep | fresh (the released code: the data batch's labels) | mix:P
-    start: str = "replay"  # replay (persistent chains) | warm (every chain from the dataset's warm start, short-run)
+    # replay (persistent chains) | warm (every chain from the dataset's warm start, short-run)
+    # | base (every chain from an exact sample of the energy's own base distribution: arch mlp-traj-shift)
+    start: str = "replay"
 
     def validate(self) -> None:
         from igebm.sampling.buffer import parse_label_policy
@@ -53,8 +55,8 @@ class BufferConfig:
         except ValueError:
             raise UserError(f"config key 'buffer.label_policy' is {self.label_policy!r}; "
                             "choose keep, fresh or mix:P with P in [0, 1]") from None
-        if self.start not in ("replay", "warm"):
-            raise UserError(f"config key 'buffer.start' is {self.start!r}; choose replay or warm")
+        if self.start not in ("replay", "warm", "base"):
+            raise UserError(f"config key 'buffer.start' is {self.start!r}; choose replay, warm or base")
         if self.capacity < 1:
             raise UserError(f"config key 'buffer.capacity' must be positive, got {self.capacity}")
         if not 0.0 <= self.reinit_prob <= 1.0:

@@ -5,7 +5,11 @@ Two parameterisations:
   to +-grad_clip; x -= step_size * g; clamp to the data range. Noise and step are
   set apart, as in the paper's recipes (step 10, noise 0.005, clip 0.01).
 - "ula" (textbook unadjusted Langevin): x -= step * g + sqrt(2 step) * N(0, 1),
-  whose stationary law approaches exp(-E/T) as the step shrinks.
+  whose stationary law approaches exp(-E/T) as the step shrinks. An energy that
+  knows its own per-dimension scale s (`langevin_scale()`, e.g. the trajectory
+  energy on a learned Gaussian base) gets the preconditioned chain
+  x -= step * s^2 * g + sqrt(2 step) * s * N(0, 1): the same stationary law, with
+  every dimension moving at the pace of its own width instead of the narrowest's.
 
 With `compile = step` (chain options) the whole step, noise in, `torch.func.grad` of
 the folded energy inside, is one `torch.compile(fullgraph=True)` graph; the
@@ -26,6 +30,16 @@ from igebm.sampling.base import ChainContext, Sampler, register_sampler
 from igebm.sampling.options import WeightCache, autocast, call_functional, notice
 
 PARAMETERIZATIONS = ("igebm", "ula")
+
+
+def langevin_scale(energy, parameterization: str) -> torch.Tensor | None:
+    """The energy's own per-dimension scale for a preconditioned ULA chain, or None (plain chain)."""
+    fn = getattr(energy, "langevin_scale", None)
+    if fn is None or parameterization != "ula":
+        return None
+    with torch.no_grad():
+        scale = fn()
+    return None if scale is None else scale.detach()
 
 
 @register_sampler("langevin")
@@ -51,12 +65,14 @@ class LangevinSampler(Sampler):
         if self.parameterization == "igebm":
             x = x + self.noise_std * noise
         _, g = ctx.energy_and_grad(x)
-        return ctx.constrain(self._update(x, noise, g))
+        return ctx.constrain(self._update(x, noise, g, langevin_scale(ctx.energy, self.parameterization)))
 
     # ------------------------------------------------------------------ compile = step
-    def _update(self, x, noise, g):
+    def _update(self, x, noise, g, scale: torch.Tensor | None = None):
         if self.grad_clip > 0:
             g = g.clamp(-self.grad_clip, self.grad_clip)
+        if scale is not None:
+            g, noise = g * scale ** 2, noise * scale
         x = x - self.step_size * g
         if self.parameterization == "ula":
             x = x + math.sqrt(2.0 * self.step_size) * noise
@@ -80,6 +96,8 @@ class LangevinSampler(Sampler):
 
     def compiled_step(self, ctx: ChainContext):
         if not isinstance(ctx.energy, torch.nn.Module) or getattr(self, "_compile_failed", False):
+            return None
+        if langevin_scale(ctx.energy, self.parameterization) is not None:  # preconditioned chains run eagerly
             return None
         if ctx.weights is None:  # the graph always takes folded weights, so it never traces a parametrization
             ctx.weights = WeightCache(None, False)

@@ -110,10 +110,14 @@ class Trainer:
                                    cond_sampler=condition_sampler(self.data, self.cond_spec),
                                    reinit_prob=cfg.buffer.reinit_prob, store_uint8=cfg.buffer.store_uint8,
                                    generator=self.gen)
-        self.warm = cfg.buffer.start == "warm"
-        if self.warm and (self.data.warm_start is None or not self.conditional):
+        self.warm = cfg.buffer.start in ("warm", "base")
+        if cfg.buffer.start == "warm" and (self.data.warm_start is None or not self.conditional):
             raise UserError(f"config key 'buffer.start' is 'warm', but dataset '{cfg.data.name}' has no warm start "
                             "for its chains (the trajectory datasets have one); use buffer.start = 'replay'")
+        if cfg.buffer.start == "base" and not hasattr(self.model, "base_sample"):
+            raise UserError(f"config key 'buffer.start' is 'base', but model.arch '{cfg.model.arch}' has no base "
+                            "distribution to start chains from; use model.arch = 'mlp-traj-shift' or buffer.start = "
+                            "'replay'")
         self.x_all = torch.from_numpy(self.data.x)
         self.c_all = torch.from_numpy(self.data.conditions(self.cond_spec.kind)) if self.conditional else None
         self.shard = distributed.shard_indices(len(self.x_all), rank, world_size, cfg.run.seed)  # None: all data
@@ -250,7 +254,8 @@ class Trainer:
 
         if self.warm:  # short-run chains from the data batch's own conditions, nothing kept
             c_neg, slots = c_pos, None
-            x_neg0, fresh = self.data.warm_start(c_pos, g), torch.ones(b, dtype=torch.bool)
+            start = self.model.base_sample if self.cfg.buffer.start == "base" else self.data.warm_start
+            x_neg0, fresh = start(c_pos, g), torch.ones(b, dtype=torch.bool)
         else:
             x_neg0, c_neg, slots, fresh = self.buffer.sample(b, g)
             c_neg = relabel(c_neg, c_pos, self.cfg.buffer.label_policy, g) if self.conditional else None

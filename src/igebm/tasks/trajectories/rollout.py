@@ -4,7 +4,9 @@ The EBM's energy is over the standardised change x = (s_{t+1} - s_t - mu)/sigma,
 conditioned on the standardised history (see `igebm.data.trajectories`). Each
 step runs the run's sampler (the shared `Sampler.sample`) from a start `init`:
 - "previous": the last step's change (a warm start at constant velocity);
-- "noise": fresh noise from the training noise box, as fresh training chains start.
+- "noise": fresh noise from the training noise box, as fresh training chains start;
+- "base": an exact sample of the energy's own Gaussian base (arch mlp-traj-shift) at the
+  rollout's temperature, as its training chains start (buffer.start = "base").
 A `temperature` below the run's samples exp(-E/T) more greedily; for ULA the step
 size is scaled with it, so the drift per step stays and the noise shrinks by sqrt(T).
 S rollouts from one start are S independent chains. A deterministic predictor
@@ -23,9 +25,8 @@ from torch import nn
 from igebm.data.trajectories import (SIMULATORS, Trajectories, TrajectoryStats, load_trajectories, previous_change,
                                      trajectory_stats)
 from igebm.errors import UserError
+from igebm.tasks.trajectories.config import INITS
 from igebm.training import TrainedRun
-
-INITS = ("previous", "noise")
 
 
 @dataclass
@@ -82,17 +83,27 @@ def _cond(hist: torch.Tensor, stats: TrajectoryStats) -> torch.Tensor:
     return ((hist - mean) / std).flatten(1)
 
 
-def _init(hist: torch.Tensor, stats: TrajectoryStats, init: str, run: TrainedRun, g: torch.Generator):
+def _init(hist: torch.Tensor, stats: TrajectoryStats, init: str, run: TrainedRun, g: torch.Generator,
+          temperature: float = 1.0):
     if init == "noise":
         return run.noise(len(hist), g)
+    if init == "base":
+        return run.energy.base_sample(_cond(hist, stats), g, temperature)
     return previous_change(_cond(hist, stats), stats, hist.shape[2])
 
 
 def rollout_ebm(model: TrajectoryModel, history: np.ndarray, horizon: int, samples: int, seed: int = 0, *,
-                steps: int | None = None, init: str = "previous", temperature: float | None = None) -> np.ndarray:
-    """(B, S, T+1, D) rollouts from histories (B, k, D) (or (k, D) -> (S, T+1, D)); frame 0 is the last history frame."""
+                steps: int | None = None, init: str = "previous", temperature: float | None = None,
+                constraint: nn.Module | None = None) -> np.ndarray:
+    """(B, S, T+1, D) rollouts from histories (B, k, D) (or (k, D) -> (S, T+1, D)); frame 0 is the last history frame.
+
+    `constraint`: a known rule's energy over (x, history), added to the model's (AND) at every step
+    (`constraints.ParticleConstraint`)."""
     if init not in INITS:
         raise UserError(f"unknown rollout init {init!r} (choose one of {', '.join(INITS)})")
+    if init == "base" and not hasattr(model.run.energy, "base_sample"):
+        raise UserError(f"rollout init 'base' needs an energy with a base distribution (model.arch = "
+                        f"'mlp-traj-shift'); this run's is '{model.run.cfg.model.arch}': use --init noise or previous")
     single = history.ndim == 2
     h = torch.as_tensor(np.asarray(history, np.float32)[None] if single else np.asarray(history, np.float32))
     B, k, D = h.shape
@@ -108,11 +119,15 @@ def rollout_ebm(model: TrajectoryModel, history: np.ndarray, horizon: int, sampl
             sampler.step_size = old_step * temperature / old_t
     std = torch.as_tensor(model.stats.delta_std, dtype=torch.float32)
     mean = torch.as_tensor(model.stats.delta_mean, dtype=torch.float32)
+    energy = model.run.energy
+    if constraint is not None:
+        from igebm.models.algebra import Wrapped
+        energy = Wrapped(energy) & constraint
     frames = [hist[:, -1]]
     try:
         for _ in range(horizon):
-            x0 = _init(hist, model.stats, init, model.run, g)
-            x = sampler.sample(model.run.energy, x0, _cond(hist, model.stats), steps=steps, generator=g).x
+            x0 = _init(hist, model.stats, init, model.run, g, sampler.temperature)
+            x = sampler.sample(energy, x0, _cond(hist, model.stats), steps=steps, generator=g).x
             nxt = hist[:, -1] + x * std + mean
             frames.append(nxt)
             hist = torch.cat([hist[:, 1:], nxt[:, None]], 1)
