@@ -51,8 +51,10 @@ STEPS = {
     "lessons": ["lessons.py", "--out", "runs/bench/lessons"],  # ensemble, wider model, gradient penalty
     "sampler_training": ["sampler_training.py", "--out", "runs/bench/samplers"],  # each sampler at equal wall clock
     "composition": ["composition.py", "--out", "runs/bench/composition"],  # trains its experts and baselines once
-    "trajectories": ["trajectories.py", "--run", "runs/bench/particles", "--train", "--tune"],
+    "trajectories": ["trajectories.py", "--run", "runs/bench/particles", "--train", "--tune",
+                     "--constraint-grid", "0,1,10,100"],
     "trajectories_hand": ["trajectories.py", "--dataset", "hand", "--run", "runs/bench/hand", "--train", "--tune"],
+    "trajectory_centre": ["trajectory_centre.py", "--run", "runs/bench/hand"],
 }
 
 

@@ -1,6 +1,7 @@
-"""A next-state energy: an MLP over [x, history] (concatenation) on a standard-normal base.
+"""Next-state energies of trajectories: `TrajectoryEnergy` (arch mlp-traj, a base fixed at N(0, I)) and
+`ShiftedTrajectoryEnergy` (arch mlp-traj-shift, the recipes': a learned Gaussian base plus a bounded correction).
 
-E(x | c) = MLP([x, c]) + |x|^2 / 2, for x the standardised next-step change and c the
+mlp-traj: E(x | c) = MLP([x, c]) + |x|^2 / 2, for x the standardised next-step change and c the
 standardised history (a float condition, batch x K). The quadratic base is the energy of
 N(0, I), the scale x has by construction, so far from the data the energy always slopes
 back toward it and a Langevin chain started from noise finds the data's wells; an MLP
