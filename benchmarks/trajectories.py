@@ -28,7 +28,7 @@ import torch
 
 
 def evaluate(model, ff, split: str, starts: int, samples: int, horizon: int, seed: int, steps, init, temperature,
-             feasibility: bool = True, constraint: float = 0.0) -> dict:
+             feasibility: bool = True, constraint: float = 0.0, reference: bool = False) -> dict:
     from igebm.evaluation.trajectories import hand_validity, particle_validity, starts_of, summarise
     from igebm.tasks.trajectories import rollout_ebm, rollout_predictor
     from igebm.tasks.trajectories.constraints import constraint_for
@@ -48,7 +48,7 @@ def evaluate(model, ff, split: str, starts: int, samples: int, horizon: int, see
         geom = HandGeometry()
         validity = lambda x: hand_validity(x, geom)  # noqa: E731
     simulated = None
-    if model.name == "particles":  # S true futures of each start, from the simulator: a perfect model's scores
+    if reference and model.name == "particles":  # S true futures of each start from the simulator: a perfect model
         from igebm.data.particles import simulate_particles
         B, S = ebm.shape[:2]
         start = hist[:, -1].repeat(S, 0)
@@ -114,10 +114,9 @@ def main(argv=None) -> int:
         Trainer(cfg, run_dir).fit()
         t_train = time.time() - t0
     model = trajectory_model(load_run(run_dir))
-    chosen = model.run.cfg.rollout  # the recipe's rollout settings, unless flags (or --tune) say otherwise
-    a.steps, a.temperature = a.steps or chosen.steps or None, a.temperature or chosen.temperature or None
-    a.init = a.init or chosen.init
-    a.constraint = chosen.constraint if a.constraint is None else a.constraint
+    # the recipe's rollout settings, unless flags (or --tune) say otherwise
+    a.steps, a.temperature, a.init, a.constraint = model.run.cfg.rollout.resolve(a.steps, a.temperature, a.init,
+                                                                                  a.constraint)
     t0 = time.time()
     ff, ff_meta = ensure_feedforward(model.run)
     result: dict = {"run": str(run_dir), "ebm_train_seconds": t_train, "feedforward": ff_meta,
@@ -142,7 +141,7 @@ def main(argv=None) -> int:
         a.steps, a.temperature, a.init, a.split = best["steps"], best["temperature"], best["init"], "test"
         a.constraint = best["constraint"]
     result["report"] = evaluate(model, ff, a.split, a.starts, a.samples, a.horizon, a.seed + 1, a.steps, a.init,
-                                a.temperature, constraint=a.constraint)
+                                a.temperature, constraint=a.constraint, reference=True)
     from igebm import io
     tag = f"_constraint{a.constraint:g}" if a.constraint else ""
     out = Path(a.out or run_dir / f"benchmark_{a.split}{tag}.json")

@@ -1,7 +1,6 @@
 """The trajectory energy on a learned Gaussian base (arch mlp-traj-shift), its base starts, and the
 preconditioned ULA chain it gets (issue 12)."""
 
-import pytest
 import torch
 from torch import nn
 
@@ -98,11 +97,10 @@ def test_shifted_energy_trains_from_base_starts_and_rolls_out(tmp_path, capsys):
     assert np.std(ebm[:, -1], axis=0).max() > 0  # three distinct futures
 
 
-@pytest.mark.parametrize("arch", ["mlp-traj"])
-def test_rollout_from_base_on_an_energy_without_one_is_one_line(tmp_path, capsys, arch):
+def test_rollout_from_base_on_an_energy_without_one_is_one_line(tmp_path, capsys):
     args = ["--set", f"data.root={tmp_path / 'data'}", "--set", "data.traj_num=20", "--set", "data.traj_length=12",
             "--set", "model.hidden=16", "--set", "sampler.steps=2", "--set", "train.batch_size=8",
-            "--set", "train.max_steps=2", "--set", "train.progress=false", "--set", f"model.arch={arch}",
+            "--set", "train.max_steps=2", "--set", "train.progress=false", "--set", "model.arch=mlp-traj",
             "--set", "buffer.start=replay"]
     assert main(["train", "particles", *args, "--out", str(tmp_path / "run")]) == 0
     capsys.readouterr()
@@ -135,3 +133,19 @@ def test_particle_constraint_is_zero_on_true_states_and_pushes_overlaps_apart(tm
     after = (bad - 1e-4 * g).detach()
     p_before, p_after = c.next_positions(bad.detach(), hist[:1])[0], c.next_positions(after, hist[:1])[0]
     assert (p_after[0] - p_after[1]).norm() > (p_before[0] - p_before[1]).norm()
+
+
+def test_a_constraint_on_a_dataset_without_one_is_refused():
+    from types import SimpleNamespace
+
+    from igebm.errors import UserError
+    from igebm.tasks.trajectories.constraints import constraint_for
+
+    hand = SimpleNamespace(name="hand")
+    assert constraint_for(hand, 0.0) is None
+    try:
+        constraint_for(hand, 1.0)
+    except UserError as exc:
+        assert "no constraint energy" in str(exc)
+    else:
+        raise AssertionError("a constraint weight on the hand was accepted")

@@ -35,15 +35,10 @@ def cmd_rollout(args) -> None:
         raise UserError(f"--constraint must be a finite weight of at least 0, got {args.constraint}")
     split, index = parse_start(args.start)
     model = trajectory_model(load_run(args.run_dir))
-    chosen = model.run.cfg.rollout  # the recipe's settings (picked on validation) unless a flag overrides them
-    args.steps = args.steps or chosen.steps or None
-    args.temperature = args.temperature or chosen.temperature or None
-    args.init = args.init or chosen.init
-    args.constraint = chosen.constraint if args.constraint is None else args.constraint
+    # the recipe's settings (picked on validation) unless a flag overrides them
+    args.steps, args.temperature, args.init, args.constraint = model.run.cfg.rollout.resolve(
+        args.steps, args.temperature, args.init, args.constraint)
     from igebm.tasks.trajectories.constraints import constraint_for
-    if args.constraint > 0 and model.name != "particles":
-        raise UserError(f"--constraint (rollout.constraint) is the particles' geometry; dataset '{model.name}' "
-                        "has no constraint energy: use --constraint 0")
     constraint = constraint_for(model, args.constraint)
     traj = model.split(split)
     history, truth = start_state(traj, index, model.history, args.horizon, split)

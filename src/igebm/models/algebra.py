@@ -38,12 +38,9 @@ class Composable(nn.Module):
 
         Any fixed positive scale leaves the composite's density invariant; the first part's is the one
         that knows the variable's units."""
-        for child in self.children():
-            for m in ([child] if not isinstance(child, nn.ModuleList) else list(child)):
-                fn = getattr(m, "langevin_scale", None)
-                scale = fn() if callable(fn) else None
-                if scale is not None:
-                    return scale
+        for m in self.modules():
+            if not isinstance(m, Composable) and callable(getattr(m, "langevin_scale", None)):
+                return m.langevin_scale()
         return None
 
     def __and__(self, other: "Composable") -> "Sum":

@@ -65,7 +65,9 @@ class LangevinSampler(Sampler):
         if self.parameterization == "igebm":
             x = x + self.noise_std * noise
         _, g = ctx.energy_and_grad(x)
-        return ctx.constrain(self._update(x, noise, g, langevin_scale(ctx.energy, self.parameterization)))
+        if "scale" not in state:  # frozen weights through one sample() call: look the scale up once
+            state["scale"] = langevin_scale(ctx.energy, self.parameterization)
+        return ctx.constrain(self._update(x, noise, g, state["scale"]))
 
     # ------------------------------------------------------------------ compile = step
     def _update(self, x, noise, g, scale: torch.Tensor | None = None):

@@ -110,7 +110,7 @@ class Trainer:
                                    cond_sampler=condition_sampler(self.data, self.cond_spec),
                                    reinit_prob=cfg.buffer.reinit_prob, store_uint8=cfg.buffer.store_uint8,
                                    generator=self.gen)
-        self.warm = cfg.buffer.start in ("warm", "base")
+        self.short_run = cfg.buffer.start in ("warm", "base")  # fresh chains each step, no replay
         if cfg.buffer.start == "warm" and (self.data.warm_start is None or not self.conditional):
             raise UserError(f"config key 'buffer.start' is 'warm', but dataset '{cfg.data.name}' has no warm start "
                             "for its chains (the trajectory datasets have one); use buffer.start = 'replay'")
@@ -252,7 +252,7 @@ class Trainer:
             x_pos = dequantize(x_pos, self.data.levels, g)
         c_pos = self.c_all[idx] if self.conditional else None
 
-        if self.warm:  # short-run chains from the data batch's own conditions, nothing kept
+        if self.short_run:  # short-run chains from the data batch's own conditions, nothing kept
             c_neg, slots = c_pos, None
             start = self.model.base_sample if self.cfg.buffer.start == "base" else self.data.warm_start
             x_neg0, fresh = start(c_pos, g), torch.ones(b, dtype=torch.bool)

@@ -30,3 +30,9 @@ class RolloutConfig:
             raise UserError(f"config key 'rollout.init' is {self.init!r}; choose one of {list(INITS)}")
         if self.constraint < 0:
             raise UserError(f"config key 'rollout.constraint' must be at least 0, got {self.constraint}")
+
+    def resolve(self, steps: int | None = None, temperature: float | None = None, init: str | None = None,
+                constraint: float | None = None) -> tuple[int | None, float | None, str, float]:
+        """(steps, temperature, init, constraint): each given value, else this section's; None = the sampler's."""
+        return (steps or self.steps or None, temperature or self.temperature or None, init or self.init,
+                self.constraint if constraint is None else constraint)

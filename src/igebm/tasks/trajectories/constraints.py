@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from igebm.data.trajectories import TrajectoryStats
+from igebm.errors import UserError
 from igebm.models.algebra import Composable
 
 
@@ -50,7 +51,11 @@ class ParticleConstraint(Composable):
 
 
 def constraint_for(model, weight: float) -> nn.Module | None:
-    """The dataset's known constraint energy (particles), or None for a dataset without one."""
-    if model.name != "particles" or weight <= 0:
+    """The dataset's known constraint energy (particles) at `weight`, or None at weight 0; a UserError for a
+    dataset without one."""
+    if weight <= 0:
         return None
+    if model.name != "particles":
+        raise UserError(f"--constraint (rollout.constraint) is the particles' geometry; dataset '{model.name}' "
+                        "has no constraint energy: use --constraint 0")
     return ParticleConstraint(model.stats, model.split("train").meta, weight)
