@@ -46,21 +46,38 @@ def final_state(run: Path) -> dict[str, torch.Tensor]:
     return out
 
 
+def restart(run: Path, steps: int, every: int) -> list[str]:
+    """The command that carries a killed run on: --resume from its checkpoint, or, killed before its first
+    one, a fresh start in an emptied folder (what the CLI asks of a user in that case)."""
+    if ckpt.latest_checkpoint(run / "checkpoints") is not None:
+        return digits_args(run, steps, every) + ["--resume"]
+    shutil.rmtree(run, ignore_errors=True)
+    return digits_args(run, steps, every)
+
+
 @pytest.mark.slow
 def test_sigkill_at_random_moments_on_the_digits_recipe_resumes_bit_exact(tmp_path):
     steps, every = 10, 2
     t0 = time.time()
-    subprocess.run(digits_args(tmp_path / "full", steps, every), check=True, env=ENV, capture_output=True)
+    ref = subprocess.Popen(digits_args(tmp_path / "full", steps, every), env=ENV,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    startup = None  # until the run directory's config appears: imports and data, which can outlast training
+    while ref.poll() is None:
+        if startup is None and (tmp_path / "full" / "config.json").exists():
+            startup = time.time() - t0
+        time.sleep(0.01)
+    assert ref.returncode == 0
     duration = time.time() - t0
+    startup = duration if startup is None else startup
+    training = max(duration - startup, 0.05)
     rng = random.Random(int(os.environ.get("IGEBM_KILL_SEED", time.time_ns() % 10**6)))
     kills = 0
     killed = tmp_path / "killed"
     for attempt in range(6):
-        resume = ["--resume"] if ckpt.latest_checkpoint(killed / "checkpoints") is not None else []
-        proc = subprocess.Popen(digits_args(killed, steps, every) + resume, env=ENV,
+        proc = subprocess.Popen(restart(killed, steps, every), env=ENV,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            proc.wait(timeout=rng.uniform(0.2, 0.7) * duration)  # well inside the run: a faster attempt still meets a kill
+            proc.wait(timeout=startup + rng.uniform(0.1, 0.8) * training)  # inside the training part of the run
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -69,9 +86,8 @@ def test_sigkill_at_random_moments_on_the_digits_recipe_resumes_bit_exact(tmp_pa
         assert proc.returncode == 0, proc.stderr.read().decode()[-500:]
         break
     last = ckpt.latest_checkpoint(killed / "checkpoints")
-    if last is None or ckpt.step_of(last) < steps:  # every kill may land before the first checkpoint
-        r = subprocess.run(digits_args(killed, steps, every) + (["--resume"] if last is not None else []),
-                           env=ENV, capture_output=True)
+    if last is None or ckpt.step_of(last) < steps:
+        r = subprocess.run(restart(killed, steps, every), env=ENV, capture_output=True)
         assert r.returncode == 0, r.stderr.decode()[-500:]
     assert kills >= 1, "no kill landed before the run finished"
     a, b = final_state(tmp_path / "full"), final_state(killed)
