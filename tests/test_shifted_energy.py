@@ -79,14 +79,18 @@ def test_base_start_needs_an_energy_with_a_base(tmp_path, capsys):
     assert rc == 2 and "buffer.start" in err[0] and "mlp-traj-shift" in err[0] and len(err) == 1
 
 
+def tiny_particles(tmp_path, arch: str, start: str) -> list[str]:
+    """`igebm train particles` flags for a run of a few seconds into tmp_path/run."""
+    sets = [f"data.root={tmp_path / 'data'}", "data.traj_num=20", "data.traj_length=12", "model.hidden=16",
+            "sampler.steps=2", "train.batch_size=8", "train.max_steps=3", "train.progress=false",
+            f"model.arch={arch}", f"buffer.start={start}"]
+    return [a for kv in sets for a in ("--set", kv)] + ["--out", str(tmp_path / "run")]
+
+
 def test_shifted_energy_trains_from_base_starts_and_rolls_out(tmp_path, capsys):
     import numpy as np
 
-    args = ["--set", f"data.root={tmp_path / 'data'}", "--set", "data.traj_num=20", "--set", "data.traj_length=12",
-            "--set", "model.hidden=16", "--set", "sampler.steps=2", "--set", "train.batch_size=8",
-            "--set", "train.max_steps=3", "--set", "train.progress=false", "--set", "model.arch=mlp-traj-shift",
-            "--set", "buffer.start=base"]
-    assert main(["train", "particles", *args, "--out", str(tmp_path / "run")]) == 0
+    assert main(["train", "particles", *tiny_particles(tmp_path, "mlp-traj-shift", "base")]) == 0
     out = tmp_path / "roll"
     rc = main(["rollout", str(tmp_path / "run"), "--start", "test:0", "--horizon", "5", "--samples", "3",
                "--init", "base", "--ff-steps", "5", "--out", str(out)])
@@ -98,11 +102,7 @@ def test_shifted_energy_trains_from_base_starts_and_rolls_out(tmp_path, capsys):
 
 
 def test_rollout_from_base_on_an_energy_without_one_is_one_line(tmp_path, capsys):
-    args = ["--set", f"data.root={tmp_path / 'data'}", "--set", "data.traj_num=20", "--set", "data.traj_length=12",
-            "--set", "model.hidden=16", "--set", "sampler.steps=2", "--set", "train.batch_size=8",
-            "--set", "train.max_steps=2", "--set", "train.progress=false", "--set", "model.arch=mlp-traj",
-            "--set", "buffer.start=replay"]
-    assert main(["train", "particles", *args, "--out", str(tmp_path / "run")]) == 0
+    assert main(["train", "particles", *tiny_particles(tmp_path, "mlp-traj", "replay")]) == 0
     capsys.readouterr()
     rc = main(["rollout", str(tmp_path / "run"), "--start", "test:0", "--horizon", "3", "--samples", "2",
                "--init", "base", "--ff-steps", "5", "--out", str(tmp_path / "roll")])
