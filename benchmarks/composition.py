@@ -3,11 +3,14 @@
 Usage:
     python benchmarks/composition.py [--out runs/composition] [--parts train,shapes,ornot,mmd,figures] [--split val|test]
         [--steps 100] [--mode sum] [--num 32] [--not-weight 0.5] [--json OUT.json]
+        [--size-set KEY=VALUE ...] [--position-set KEY=VALUE ...] [--baselines DIR] [--rows all|tune] [--own-steps S]
 
 - train: trains (once; skipped when the run exists) the size expert (recipe shapes_size), the position
   expert (shapes_position) and the union EBM (shapes_position's settings with data.name=shapes_union,
-  conditioned on size, x, y), one after the other, each capped at 10 minutes; then the evaluation-only read-back
-  regressor on shapes_full and the feed-forward decoder baseline (MSE on shapes_union).
+  conditioned on size, x, y, 1,000 steps), one after the other, each capped at 10 minutes (the position
+  expert's and the union's training lengths were chosen on val with benchmarks/composition_checkpoints.py);
+  then the evaluation-only read-back regressor on shapes_full and the feed-forward decoder baseline (MSE on
+  shapes_union).
 - shapes: read-back errors on the zero-shot pairs (val pairs to tune, test pairs to report) for AND of
   the two experts, each expert alone, the union EBM and the decoder; each expert at its own training
   settings; OR of two positions (shares) and NOT of one of them (removal).
@@ -51,19 +54,30 @@ p.add_argument("--or-temperature", type=float, default=1.0)
 p.add_argument("--or-calibrate", action="store_true", help="shift each OR term by its own samples' mean energy")
 p.add_argument("--and-weights", default="1,1", help="weights of the size and position experts in AND")
 p.add_argument("--ula-step", type=float, default=0.03, help="ULA step of the 2-D MMD (0.03: tuned on val)")
+p.add_argument("--size-set", action="append", default=[], metavar="KEY=VALUE",
+               help="config override for training the size expert (repeatable), e.g. model.invariance=none")
+p.add_argument("--position-set", action="append", default=[], metavar="KEY=VALUE",
+               help="config override for training the position expert (repeatable)")
+p.add_argument("--rows", choices=["all", "tune"], default="all",
+               help="tune: only AND (summed) and the union EBM, the rows whose step count is chosen on val")
+p.add_argument("--own-steps", type=int, help="steps for each expert at its own training setting (default --steps; "
+               "chosen on val apart, since the 1.5x target compares against each expert at its best)")
+p.add_argument("--baselines", help="folder holding the union EBM, regressor and decoder (default: --out)")
 p.add_argument("--json")
 args = p.parse_args()
 out = Path(args.out)
+base = Path(args.baselines or args.out)  # union EBM, read-back regressor, decoder: shared by expert variants
 parts = args.parts.split(",")
 results: dict = {"split": args.split, "steps": args.steps, "mode": args.mode}
 
-RUNS = {"size": ("shapes_size", []), "position": ("shapes_position", []),
-        "union": ("shapes_position", ["data.name=shapes_union", "run.name=shapes_union"])}
+RUNS = {"size": ("shapes_size", args.size_set), "position": ("shapes_position", args.position_set),
+        "union": ("shapes_position", ["data.name=shapes_union", "run.name=shapes_union", "model.invariance=none",
+                              "train.max_steps=1000"])}  # its length chosen on val (composition_checkpoints.py)
 
 
 def train_all() -> None:
     for name, (recipe, sets) in RUNS.items():
-        run_dir = out / name
+        run_dir = (base if name == "union" else out) / name
         if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir()):
             continue
         t = time.time()
@@ -71,39 +85,39 @@ def train_all() -> None:
         summary = Trainer(cfg, run_dir).fit()
         print(f"trained {name}: step {summary['step']} in {time.time() - t:.0f}s")
         results.setdefault("train_seconds", {})[name] = round(time.time() - t)
-    reg_path = out / "regressor.safetensors"
+    reg_path = base / "regressor.safetensors"
     if not reg_path.exists():
         t = time.time()
         reg, info = train_regressor()
         save_file(reg.state_dict(), str(reg_path))
-        (out / "regressor.json").write_text(json.dumps({**info, "seconds": round(time.time() - t)}))
+        (base / "regressor.json").write_text(json.dumps({**info, "seconds": round(time.time() - t)}))
         print("regressor", info, f"{time.time() - t:.0f}s")
-    dec_path = out / "decoder.safetensors"
+    dec_path = base / "decoder.safetensors"
     if not dec_path.exists():
         t = time.time()
         union = load_shapes("shapes_union", "train")
-        ebm_params = sum(p.numel() for p in load_run(out / "union").energy.parameters())
+        ebm_params = sum(p.numel() for p in load_run(base / "union").energy.parameters())
         width = 8  # the widest decoder with no more parameters than the EBM
         while sum(p.numel() for p in ConditionalDecoder(3, 16, width + 2).parameters()) <= ebm_params:
             width += 2
         dec = train_decoder(torch.from_numpy(union.x), torch.from_numpy(union.attributes), 16, width)
         save_file(dec.state_dict(), str(dec_path))
         n_dec = sum(p.numel() for p in dec.parameters())
-        (out / "decoder.json").write_text(json.dumps({"width": width, "params": n_dec, "ebm_params": ebm_params,
+        (base / "decoder.json").write_text(json.dumps({"width": width, "params": n_dec, "ebm_params": ebm_params,
                                                       "seconds": round(time.time() - t)}))
         print(f"decoder width {width}: {n_dec} parameters (EBM {ebm_params}), {time.time() - t:.0f}s")
 
 
 def regressor() -> AttributeRegressor:
     reg = AttributeRegressor(16)
-    reg.load_state_dict(load_file(str(out / "regressor.safetensors")))
+    reg.load_state_dict(load_file(str(base / "regressor.safetensors")))
     return reg.eval()
 
 
 def decoder() -> ConditionalDecoder:
-    info = json.loads((out / "decoder.json").read_text())
+    info = json.loads((base / "decoder.json").read_text())
     dec = ConditionalDecoder(3, 16, info["width"])
-    dec.load_state_dict(load_file(str(out / "decoder.safetensors")))
+    dec.load_state_dict(load_file(str(base / "decoder.safetensors")))
     return dec.eval()
 
 
@@ -116,7 +130,7 @@ def shapes_part() -> None:
     from igebm.grids import save_grid
 
     reg = regressor()
-    size_run, pos_run, union_run = (load_run(out / n) for n in ("size", "position", "union"))
+    size_run, pos_run, union_run = load_run(out / "size"), load_run(out / "position"), load_run(base / "union")
     size_e, pos_e, union_e = (expert_from_run(r, n) for r, n in ((size_run, "size"), (pos_run, "position"),
                                                                    (union_run, "union")))
     sampler = size_run.sampler
@@ -144,6 +158,11 @@ def shapes_part() -> None:
     bind_all = lambda i, r: {"size": torch.from_numpy(r[:, 0]), "x": torch.from_numpy(r[:, 1]),
                              "y": torch.from_numpy(r[:, 2])}
     x_and = run("AND (size expert + position expert)", [size_e, pos_e], bind_two, req)
+    if args.rows == "tune":
+        run("union EBM (size, x, y)", [union_e], bind_all, req)
+        print(json.dumps({k: {m: round(v, 4) for m, v in r.items()} for k, r in rows.items()}))
+        results["zero_shot"] = rows
+        return
     for mode in ("sum", "alternate", "alternate-full-noise"):
         if mode != args.mode:
             run(f"AND, {mode}", [size_e, pos_e], bind_two, req, mode)
@@ -153,18 +172,21 @@ def shapes_part() -> None:
     with torch.no_grad():
         x_dec = decoder()(torch.from_numpy(req)).numpy()
     rows["feed-forward decoder (MSE, union)"] = readback_table(x_dec, req, reg)
-    # each expert at its own training settings (attributes of its own test split)
-    own_size = load_shapes("shapes_size", "test").attributes[: len(req), 0]
+    # each expert at its own training settings (the attributes requested of its own test split; of its train split when tuning)
+    own_steps = args.own_steps or args.steps
+    results["own_steps"] = own_steps
+    own_split = "test" if args.split == "test" else "train"  # the shapes splits have no val: requested values only
+    own_size = load_shapes("shapes_size", own_split).attributes[: len(req), 0]
     r_size = np.column_stack([own_size, np.full((len(own_size), 2), FIXED_POS)]).astype(np.float32)
     req_size = r_size.copy()
     req_size[:, 1:] = np.nan
-    x_own = compose_and_sample([size_e], bind_size, r_size, sampler, args.steps, seed, "sum", noise)
+    x_own = compose_and_sample([size_e], bind_size, r_size, sampler, own_steps, seed, "sum", noise)
     rows["size expert, own setting (centre)"] = readback_table(x_own, req_size, reg)
-    own_pos = load_shapes("shapes_position", "test").attributes[: len(req)]
+    own_pos = load_shapes("shapes_position", own_split).attributes[: len(req)]
     r_pos = np.column_stack([np.full(len(own_pos), FIXED_SIZE), own_pos]).astype(np.float32)
     req_pos = r_pos.copy()
     req_pos[:, 0] = np.nan
-    x_own_p = compose_and_sample([pos_e], bind_pos, r_pos, sampler, args.steps, seed, "sum", noise)
+    x_own_p = compose_and_sample([pos_e], bind_pos, r_pos, sampler, own_steps, seed, "sum", noise)
     rows["position expert, own setting (size 0.35)"] = readback_table(x_own_p, req_pos, reg)
     print(f"\n### Zero-shot pairs ({args.split}: {len(pairs)} pairs x {args.num}; {args.steps} steps, {args.mode})\n")
     print("| model | size err (regressor) | pos err (regressor) | size err (moments) | pos err (moments) |")

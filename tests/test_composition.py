@@ -298,12 +298,13 @@ def test_the_shapes_recipes_load_and_train_a_step(tmp_path):
     from igebm.recipes import find_recipe, recipe_summary
     from igebm.training import Trainer
 
-    for name, attrs, coords in (("shapes_size", ("size",), False), ("shapes_position", ("x", "y"), True)):
+    for name, attrs, coords, inv in (("shapes_size", ("size",), False, "translation"),
+                                     ("shapes_position", ("x", "y"), True, "none")):
         assert recipe_summary(name).startswith(f"igebm train {name}")
         cfg = load_config(find_recipe(name), ["train.batch_size=4", "train.max_steps=1", "buffer.capacity=8",
                                               "sampler.steps=1", "model.channels=4", "train.progress=false",
                                               "train.tensorboard=false"])
-        assert cfg.data.name == name and cfg.model.coord_channels is coords
+        assert cfg.data.name == name and cfg.model.coord_channels is coords and cfg.model.invariance == inv
         trainer = Trainer(cfg, tmp_path / name)
         assert trainer.cond_spec.attribute_names == attrs
         assert trainer.fit()["step"] == 1

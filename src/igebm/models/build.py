@@ -39,5 +39,10 @@ def build_model(model_cfg, input_shape: tuple[int, ...], cond: ConditionSpec) ->
     spec = PRESETS[model_cfg.arch]
     if model_cfg.channels:
         spec = dataclasses.replace(spec, base_channels=model_cfg.channels)
-    return IGEBMResNet(input_shape[0], spec, cond, model_cfg.activation, model_cfg.spectral_norm, model_cfg.hidden,
-                       coord_channels=model_cfg.coord_channels)
+    net = IGEBMResNet(input_shape[0], spec, cond, model_cfg.activation, model_cfg.spectral_norm, model_cfg.hidden,
+                      coord_channels=model_cfg.coord_channels)
+    invariance = getattr(model_cfg, "invariance", "none")
+    if invariance == "none":
+        return net
+    from igebm.models.invariance import CanonicalisedEnergy
+    return CanonicalisedEnergy(net, invariance)

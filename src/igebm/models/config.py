@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from igebm.errors import UserError
 
 ACTIVATIONS = ("leaky_relu", "swish")
+
 CONDITIONS = ("auto", "label", "attributes")
 
 
@@ -22,6 +23,7 @@ class ModelConfig:
     depth: int = 3  # MLP layers
     ensemble: int = 1  # N > 1: N independent energies of this architecture, summed
     coord_channels: bool = False  # resnets: add x and y coordinate maps to the input (position conditions)
+    invariance: str = "none"  # resnets: none | translation | scale (canonicalise the input, models/invariance.py)
 
     def validate(self) -> None:
         from igebm.models.build import ARCHS
@@ -32,6 +34,14 @@ class ModelConfig:
             raise UserError(f"config key 'model.activation' is {self.activation!r}; choose one of {list(ACTIVATIONS)}")
         if self.condition not in CONDITIONS:
             raise UserError(f"config key 'model.condition' is {self.condition!r}; choose one of {list(CONDITIONS)}")
+        from igebm.models.invariance import INVARIANCES
+        from igebm.models.resnet import PRESETS
+
+        if self.invariance not in INVARIANCES:
+            raise UserError(f"config key 'model.invariance' is {self.invariance!r}; choose one of {list(INVARIANCES)}")
+        if self.invariance != "none" and self.arch not in PRESETS:
+            raise UserError(f"config key 'model.invariance' = {self.invariance!r} needs an image energy (a resnet "
+                            f"preset), but model.arch is {self.arch!r}; set model.invariance = \"none\"")
         for key in ("channels",):
             if getattr(self, key) < 0:
                 raise UserError(f"config key 'model.{key}' must be 0 (the preset's) or positive, got {getattr(self, key)}")

@@ -1,0 +1,87 @@
+"""Choose a composition expert's training length on validation: read back every kept checkpoint.
+
+Usage:
+    python benchmarks/composition_checkpoints.py RUN --size-expert runs/composition/size --regressor runs/composition
+        [--role position|union] [--steps 100] [--num 16] [--json OUT.json]
+
+RUN was trained with `--set train.keep_checkpoints=N`. For each checkpoint, a position expert (`--role
+position`) is sampled at its own setting (size 0.35, centres requested of the position split's train set)
+and in AND with the size expert on the validation pairs; a union EBM (`--role union`) is sampled on the
+validation pairs given (size, x, y). It prints the regressor's read-back errors and the checkpoint chosen:
+the lowest own-setting centre error, or the union's lowest sum. The test pairs are never touched. One thread.
+"""
+
+import argparse
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from igebm.data.shapes import FIXED_SIZE, load_shapes
+from igebm.evaluation.composition import AttributeRegressor, compose_and_sample, readback_table, zero_shot_pairs
+from igebm.tasks.composition import expert_from_run
+from igebm.training import load_run
+
+torch.set_num_threads(1)
+p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+p.add_argument("run")
+p.add_argument("--size-expert", required=True)
+p.add_argument("--regressor", required=True, help="folder holding regressor.safetensors (benchmarks/composition.py)")
+p.add_argument("--role", choices=["position", "union"], default="position")
+p.add_argument("--steps", type=int, default=100)
+p.add_argument("--num", type=int, default=16)
+p.add_argument("--json")
+args = p.parse_args()
+
+reg = AttributeRegressor(16)
+reg.load_state_dict(load_file(str(Path(args.regressor) / "regressor.safetensors")))
+reg.eval()
+size_run = load_run(args.size_expert)
+size_e = expert_from_run(size_run, "size")
+pairs = np.repeat(zero_shot_pairs("val"), args.num, axis=0)
+own = load_shapes("shapes_position", "train").attributes[: len(pairs)]
+own_req = np.column_stack([np.full(len(own), FIXED_SIZE), own]).astype(np.float32)
+own_req_nan = own_req.copy()
+own_req_nan[:, 0] = np.nan
+bind_size = lambda i, r: {"size": torch.from_numpy(r[:, 0])}
+bind_pos = lambda i, r: {"x": torch.from_numpy(r[:, 1]), "y": torch.from_numpy(r[:, 2])}
+bind_two = lambda i, r: bind_size(i, r) if i == 0 else bind_pos(i, r)
+bind_all = lambda i, r: {**bind_size(i, r), **bind_pos(i, r)}
+
+run = Path(args.run)
+rows = {}
+if args.role == "position":
+    print("| checkpoint | own setting: centre error | AND: size error | AND: centre error | AND: sum |")
+else:
+    print("| checkpoint | union EBM: size error | centre error | sum |")
+print("|---|---|---|---|---|" if args.role == "position" else "|---|---|---|---|")
+for ckpt in sorted((run / "checkpoints").glob("step_*")):
+    step = int(ckpt.name.split("_")[1])
+    with tempfile.TemporaryDirectory() as tmp:  # a run folder that holds this one checkpoint
+        view = Path(tmp) / "run"
+        (view / "checkpoints").mkdir(parents=True)
+        shutil.copy(run / "config.json", view / "config.json")
+        (view / "checkpoints" / ckpt.name).symlink_to(ckpt.resolve())
+        e = expert_from_run(load_run(view), args.role)
+        if args.role == "union":
+            x = compose_and_sample([e], bind_all, pairs, size_run.sampler, args.steps, 1, "sum", size_run.noise)
+            u = readback_table(x, pairs, reg)
+            rows[step] = {"size_err": u["size_err"], "pos_err": u["pos_err"], "score": u["size_err"] + u["pos_err"]}
+            print(f"| {step} | {u['size_err']:.4f} | {u['pos_err']:.4f} | {rows[step]['score']:.4f} |", flush=True)
+            continue
+        x_own = compose_and_sample([e], bind_pos, own_req, size_run.sampler, args.steps, 1, "sum", size_run.noise)
+        x_and = compose_and_sample([size_e, e], bind_two, pairs, size_run.sampler, args.steps, 1, "sum",
+                                   size_run.noise)
+    o, a = readback_table(x_own, own_req_nan, reg), readback_table(x_and, pairs, reg)
+    rows[step] = {"own_pos_err": o["pos_err"], "and_size_err": a["size_err"], "and_pos_err": a["pos_err"],
+                  "score": o["pos_err"]}
+    print(f"| {step} | {o['pos_err']:.4f} | {a['size_err']:.4f} | {a['pos_err']:.4f} | "
+          f"{a['size_err'] + a['pos_err']:.4f} |", flush=True)
+best = min(rows, key=lambda s: rows[s]["score"])
+print(f"\nchosen on val ({'own-setting centre error' if args.role == 'position' else 'union sum'}): step {best}")
+if args.json:
+    Path(args.json).write_text(json.dumps({"role": args.role, "steps": args.steps, "rows": rows, "best": best}, indent=1))
