@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from igebm.errors import UserError
 
 ACTIVATIONS = ("leaky_relu", "swish")
-
 CONDITIONS = ("auto", "label", "attributes")
 
 
@@ -27,6 +26,8 @@ class ModelConfig:
 
     def validate(self) -> None:
         from igebm.models.build import ARCHS
+        from igebm.models.invariance import INVARIANCES
+        from igebm.models.resnet import PRESETS
 
         if self.arch not in ARCHS:
             raise UserError(f"config key 'model.arch' is {self.arch!r}; choose one of {list(ARCHS)}")
@@ -34,9 +35,6 @@ class ModelConfig:
             raise UserError(f"config key 'model.activation' is {self.activation!r}; choose one of {list(ACTIVATIONS)}")
         if self.condition not in CONDITIONS:
             raise UserError(f"config key 'model.condition' is {self.condition!r}; choose one of {list(CONDITIONS)}")
-        from igebm.models.invariance import INVARIANCES
-        from igebm.models.resnet import PRESETS
-
         if self.invariance not in INVARIANCES:
             raise UserError(f"config key 'model.invariance' is {self.invariance!r}; choose one of {list(INVARIANCES)}")
         if self.invariance != "none" and self.arch not in PRESETS:
