@@ -31,7 +31,7 @@ from safetensors.torch import load_file, save_file
 from igebm.config import load_config
 from igebm.data.shapes import FIXED_POS, FIXED_SIZE, load_shapes
 from igebm.evaluation.baselines.decoder import ConditionalDecoder, train_decoder
-from igebm.evaluation.composition import (AttributeRegressor, compose_and_sample, mmd, moment_readback,
+from igebm.evaluation.composition import (AttributeRegressor, binder, compose_and_sample, mmd, moment_readback,
                                           position_shares, readback_table, train_regressor, zero_shot_pairs)
 from igebm.models.algebra import NOT, OR
 from igebm.recipes import find_recipe
@@ -152,11 +152,8 @@ def shapes_part() -> None:
         rows[name] = {**readback_table(x, requested, reg), "seconds": round(time.time() - t, 1)}
         return x
 
-    bind_size = lambda i, r: {"size": torch.from_numpy(r[:, 0])}
-    bind_pos = lambda i, r: {"x": torch.from_numpy(r[:, 1]), "y": torch.from_numpy(r[:, 2])}
+    bind_size, bind_pos, bind_all = binder("size"), binder("x", "y"), binder("size", "x", "y")
     bind_two = lambda i, r: bind_size(i, r) if i == 0 else bind_pos(i, r)
-    bind_all = lambda i, r: {"size": torch.from_numpy(r[:, 0]), "x": torch.from_numpy(r[:, 1]),
-                             "y": torch.from_numpy(r[:, 2])}
     x_and = run("AND (size expert + position expert)", [size_e, pos_e], bind_two, req)
     if args.rows == "tune":
         run("union EBM (size, x, y)", [union_e], bind_all, req)

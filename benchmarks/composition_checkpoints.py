@@ -13,8 +13,6 @@ the lowest own-setting centre error, or the union's lowest sum. The test pairs a
 
 import argparse
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +20,11 @@ import torch
 from safetensors.torch import load_file
 
 from igebm.data.shapes import FIXED_SIZE, load_shapes
-from igebm.evaluation.composition import AttributeRegressor, compose_and_sample, readback_table, zero_shot_pairs
+from igebm.evaluation.composition import (AttributeRegressor, binder, compose_and_sample, readback_table,
+                                          zero_shot_pairs)
 from igebm.tasks.composition import expert_from_run
 from igebm.training import load_run
+from igebm.training.checkpoint import list_checkpoints, step_of
 
 torch.set_num_threads(1)
 p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -47,10 +47,8 @@ own = load_shapes("shapes_position", "train").attributes[: len(pairs)]
 own_req = np.column_stack([np.full(len(own), FIXED_SIZE), own]).astype(np.float32)
 own_req_nan = own_req.copy()
 own_req_nan[:, 0] = np.nan
-bind_size = lambda i, r: {"size": torch.from_numpy(r[:, 0])}
-bind_pos = lambda i, r: {"x": torch.from_numpy(r[:, 1]), "y": torch.from_numpy(r[:, 2])}
+bind_size, bind_pos, bind_all = binder("size"), binder("x", "y"), binder("size", "x", "y")
 bind_two = lambda i, r: bind_size(i, r) if i == 0 else bind_pos(i, r)
-bind_all = lambda i, r: {**bind_size(i, r), **bind_pos(i, r)}
 
 run = Path(args.run)
 rows = {}
@@ -59,23 +57,17 @@ if args.role == "position":
 else:
     print("| checkpoint | union EBM: size error | centre error | sum |")
 print("|---|---|---|---|---|" if args.role == "position" else "|---|---|---|---|")
-for ckpt in sorted((run / "checkpoints").glob("step_*")):
-    step = int(ckpt.name.split("_")[1])
-    with tempfile.TemporaryDirectory() as tmp:  # a run folder that holds this one checkpoint
-        view = Path(tmp) / "run"
-        (view / "checkpoints").mkdir(parents=True)
-        shutil.copy(run / "config.json", view / "config.json")
-        (view / "checkpoints" / ckpt.name).symlink_to(ckpt.resolve())
-        e = expert_from_run(load_run(view), args.role)
-        if args.role == "union":
-            x = compose_and_sample([e], bind_all, pairs, size_run.sampler, args.steps, 1, "sum", size_run.noise)
-            u = readback_table(x, pairs, reg)
-            rows[step] = {"size_err": u["size_err"], "pos_err": u["pos_err"], "score": u["size_err"] + u["pos_err"]}
-            print(f"| {step} | {u['size_err']:.4f} | {u['pos_err']:.4f} | {rows[step]['score']:.4f} |", flush=True)
-            continue
-        x_own = compose_and_sample([e], bind_pos, own_req, size_run.sampler, args.steps, 1, "sum", size_run.noise)
-        x_and = compose_and_sample([size_e, e], bind_two, pairs, size_run.sampler, args.steps, 1, "sum",
-                                   size_run.noise)
+for ckpt in list_checkpoints(run / "checkpoints"):
+    step = step_of(ckpt)
+    e = expert_from_run(load_run(run, checkpoint=ckpt), args.role)
+    if args.role == "union":
+        x = compose_and_sample([e], bind_all, pairs, size_run.sampler, args.steps, 1, "sum", size_run.noise)
+        u = readback_table(x, pairs, reg)
+        rows[step] = {"size_err": u["size_err"], "pos_err": u["pos_err"], "score": u["size_err"] + u["pos_err"]}
+        print(f"| {step} | {u['size_err']:.4f} | {u['pos_err']:.4f} | {rows[step]['score']:.4f} |", flush=True)
+        continue
+    x_own = compose_and_sample([e], bind_pos, own_req, size_run.sampler, args.steps, 1, "sum", size_run.noise)
+    x_and = compose_and_sample([size_e, e], bind_two, pairs, size_run.sampler, args.steps, 1, "sum", size_run.noise)
     o, a = readback_table(x_own, own_req_nan, reg), readback_table(x_and, pairs, reg)
     rows[step] = {"own_pos_err": o["pos_err"], "and_size_err": a["size_err"], "and_pos_err": a["pos_err"],
                   "score": o["pos_err"]}

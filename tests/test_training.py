@@ -57,6 +57,16 @@ def test_training_separates_data_from_samples(tmp_path):
     assert (tmp_path / "r" / "config.json").exists()
 
 
+def test_load_run_takes_an_older_checkpoint_when_asked(tmp_path):
+    from igebm.training.checkpoint import list_checkpoints
+
+    Trainer(tiny_config(), tmp_path / "r").fit()  # checkpoints at steps 3 and 6
+    first, last = list_checkpoints(tmp_path / "r" / "checkpoints")
+    old, new = load_run(tmp_path / "r", checkpoint=first), load_run(tmp_path / "r")
+    assert (old.step, new.step) == (3, 6)
+    assert any(not torch.equal(a, b) for a, b in zip(old.energy.state_dict().values(), new.energy.state_dict().values()))
+
+
 def test_resume_equals_uninterrupted(tmp_path):
     cfg = tiny_config()
     Trainer(cfg, tmp_path / "full").fit()

@@ -128,6 +128,13 @@ def zero_shot_pairs(split: str = "test") -> np.ndarray:
     return np.array([(s, x, y) for s in sizes for x, y in positions], dtype=np.float32)
 
 
+def binder(*names: str):
+    """`bind(expert_index, requested)` for compose_and_sample: the named columns of a (N, 3) (size, x, y)
+    array as tensors, the same for every expert."""
+    cols = [ATTRIBUTES.index(n) for n in names]
+    return lambda i, r: {n: torch.from_numpy(np.ascontiguousarray(r[:, c])) for n, c in zip(names, cols)}
+
+
 def compose_and_sample(experts, bind, requested: np.ndarray, sampler, steps: int, seed: int,
                        mode: str = "sum", noise_fn=None, weights=None) -> np.ndarray:
     """Samples of AND of `experts` (sum of w_i E_i), each bound per sample by `bind(expert_index, requested)`."""

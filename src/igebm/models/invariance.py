@@ -28,9 +28,11 @@ def pixel_grid(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
     return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)
 
 
-def mass_moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Centre of mass (N, 2) and RMS spread (N,) of the images' positive intensity, in [-1, 1] units."""
-    grid = pixel_grid(x.shape[-2], x.shape[-1], x)
+def mass_moments(x: torch.Tensor, grid: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Centre of mass (N, 2) and RMS spread (N,) of the images' positive intensity, in [-1, 1] units
+    (`grid`: the images' own pixel_grid, when the caller has it)."""
+    if grid is None:
+        grid = pixel_grid(x.shape[-2], x.shape[-1], x)
     m = x.clamp(min=0).sum(dim=1)  # (N, H, W): mass summed over channels
     total = m.sum(dim=(1, 2)) + _EPS
     centre = torch.einsum("nhw,hwk->nk", m, grid) / total[:, None]
@@ -48,10 +50,11 @@ def canonicalise(x: torch.Tensor, invariance: str, spread: float = CANONICAL_SPR
     """
     if invariance == "none":
         return x
-    centre, s = mass_moments(x)
     h, w = x.shape[-2:]
     ss = supersample if invariance == "scale" else 1
-    grid = pixel_grid(h * ss, w * ss, x)[None]  # (1, H*ss, W*ss, 2)
+    grid = pixel_grid(h * ss, w * ss, x)  # (H*ss, W*ss, 2)
+    centre, s = mass_moments(x, grid if ss == 1 else None)
+    grid = grid[None]
     c = centre[:, None, None, :]
     if invariance == "translation":
         where = grid + c

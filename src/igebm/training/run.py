@@ -79,8 +79,10 @@ def read_run_config(run_dir: Path, overrides: list[str] | None = None) -> "Confi
 SAMPLING_OVERRIDABLE = ("run.precision", "run.channels_last", "run.compile", "run.threads", "run.device")
 
 
-def load_run(run_dir: str | Path, weights: str = "ema", overrides: list[str] | None = None) -> TrainedRun:
-    """Load a run's resolved config and its latest checkpoint (EMA weights by default).
+def load_run(run_dir: str | Path, weights: str = "ema", overrides: list[str] | None = None,
+             checkpoint: Path | None = None) -> TrainedRun:
+    """Load a run's resolved config and its latest checkpoint (EMA weights by default), or `checkpoint`,
+    one of `list_checkpoints(run_dir / "checkpoints")` (to choose a training length on validation).
 
     `overrides` (`--set` texts) may change only how chains run (SAMPLING_OVERRIDABLE), not what was trained.
     """
@@ -93,7 +95,7 @@ def load_run(run_dir: str | Path, weights: str = "ema", overrides: list[str] | N
             raise UserError(f"config key '{key}' cannot be set when sampling a trained run; "
                             f"these can: {', '.join(SAMPLING_OVERRIDABLE)}")
     cfg = read_run_config(run_dir, overrides)
-    last = ckpt.latest_checkpoint(run_dir / "checkpoints")
+    last = Path(checkpoint) if checkpoint is not None else ckpt.latest_checkpoint(run_dir / "checkpoints")
     if last is None:
         raise UserError(f"run '{run_dir}' has no checkpoint yet; train it first")
     parts, state = ckpt.load_checkpoint(last, (weights,))
