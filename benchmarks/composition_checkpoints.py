@@ -13,6 +13,7 @@ the lowest own-setting centre error, or the union's lowest sum. The test pairs a
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ import torch
 from safetensors.torch import load_file
 
 from igebm.data.shapes import FIXED_SIZE, load_shapes
+from igebm.errors import UserError
 from igebm.evaluation.composition import (AttributeRegressor, binder, compose_and_sample, readback_table,
                                           zero_shot_pairs)
 from igebm.tasks.composition import expert_from_run
@@ -37,10 +39,25 @@ p.add_argument("--num", type=int, default=16)
 p.add_argument("--json")
 args = p.parse_args()
 
+
+def fail(msg: str) -> None:
+    print(f"composition_checkpoints.py: error: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+if not list_checkpoints(Path(args.run) / "checkpoints"):
+    fail(f"'{args.run}' holds no checkpoints; train it with "
+         "`igebm train shapes_position --out RUN --set train.keep_checkpoints=20`")
+if not (Path(args.regressor) / "regressor.safetensors").exists():
+    fail(f"no regressor.safetensors in '{args.regressor}'; make it with `python benchmarks/composition.py --parts train`")
+
 reg = AttributeRegressor(16)
 reg.load_state_dict(load_file(str(Path(args.regressor) / "regressor.safetensors")))
 reg.eval()
-size_run = load_run(args.size_expert)
+try:
+    size_run = load_run(args.size_expert)
+except UserError as exc:
+    fail(str(exc))
 size_e = expert_from_run(size_run, "size")
 pairs = np.repeat(zero_shot_pairs("val"), args.num, axis=0)
 own = load_shapes("shapes_position", "train").attributes[: len(pairs)]
