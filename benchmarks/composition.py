@@ -4,6 +4,7 @@ Usage:
     python benchmarks/composition.py [--out runs/composition] [--parts train,shapes,ornot,mmd,figures] [--split val|test]
         [--steps 100] [--mode sum] [--num 32] [--not-weight 0.5] [--json OUT.json]
         [--size-set KEY=VALUE ...] [--position-set KEY=VALUE ...] [--baselines DIR] [--rows all|tune] [--own-steps S]
+        [--and-weights A,B] [--warm-steps W] [--or-sampling langevin|ancestral] [--or-steps S] [--or-part-steps S]
 
 - train: trains (once; skipped when the run exists) the size expert (recipe shapes_size), the position
   expert (shapes_position) and the union EBM (shapes_position's settings with data.name=shapes_union,
@@ -12,8 +13,9 @@ Usage:
   then the evaluation-only read-back regressor on shapes_full and the feed-forward decoder baseline (MSE on
   shapes_union).
 - shapes: read-back errors on the zero-shot pairs (val pairs to tune, test pairs to report) for AND of
-  the two experts, each expert alone, the union EBM and the decoder; each expert at its own training
-  settings; OR of two positions (shares) and NOT of one of them (removal).
+  the two experts (with --warm-steps W, the chains first sample the position expert alone for W steps), each expert alone, the union EBM and the decoder; each expert at its own training
+  settings; OR of two positions (shares; --or-sampling ancestral samples each part first and shares the
+  chains by estimated mass) and NOT of one of them (removal).
 - mmd: AND, OR and NOT of analytic 2-D energies sampled by ULA (summed and alternating) against exact
   grid samples, next to the MMD between two exact sets of the same size.
 Run at one thread: OMP_NUM_THREADS=1 MKL_NUM_THREADS=1. Prints tables, writes one JSON.
@@ -38,7 +40,7 @@ from igebm.recipes import find_recipe
 from igebm.sampling import LangevinSampler
 from igebm.sampling.hmc import MALASampler
 from igebm.tasks.composition import (analytic_energy, calibrate_offsets, exact_samples, expert_from_run,
-                                     sample_composite)
+                                     sample_composite, sample_mixture)
 from igebm.training import Trainer, load_run
 
 torch.set_num_threads(1)
@@ -53,6 +55,13 @@ p.add_argument("--not-weight", type=float, default=0.5)
 p.add_argument("--or-temperature", type=float, default=1.0)
 p.add_argument("--or-calibrate", action="store_true", help="shift each OR term by its own samples' mean energy")
 p.add_argument("--and-weights", default="1,1", help="weights of the size and position experts in AND")
+p.add_argument("--warm-steps", type=int, default=0,
+               help="AND: the chains first sample the position expert alone for this many steps (the union EBM: "
+                    "itself at the position split's size), then the composite for --steps")
+p.add_argument("--or-sampling", choices=["langevin", "ancestral"], default="langevin",
+               help="OR: Langevin on the mixture from noise, or each part alone first, chains shared by mass")
+p.add_argument("--or-steps", type=int, help="OR and NOT of positions: Langevin steps (default --steps)")
+p.add_argument("--or-part-steps", type=int, help="ancestral OR: steps of each part alone (default --or-steps)")
 p.add_argument("--ula-step", type=float, default=0.03, help="ULA step of the 2-D MMD (0.03: tuned on val)")
 p.add_argument("--size-set", action="append", default=[], metavar="KEY=VALUE",
                help="config override for training the size expert (repeatable), e.g. model.invariance=none")
@@ -145,10 +154,16 @@ def shapes_part() -> None:
     and_w = [float(w) for w in args.and_weights.split(",")]
     results["and_weights"] = and_w
 
-    def run(name, experts, bind, requested, mode=args.mode):
+    results["warm_steps"] = args.warm_steps
+    warm_union = req.copy()
+    warm_union[:, 0] = FIXED_SIZE  # the union EBM's warm start: itself at the position split's setting
+
+    def run(name, experts, bind, requested, mode=args.mode, weights=None, warm=True):
         t = time.time()
-        w = and_w if len(experts) == 2 else None
-        x = compose_and_sample(experts, bind, requested, sampler, args.steps, seed, mode, noise, w)
+        w = weights or (and_w if len(experts) == 2 else None)
+        k = None if not (warm and args.warm_steps) else (1 if len(experts) == 2 else 0)
+        x = compose_and_sample(experts, bind, requested, sampler, args.steps, seed, mode, noise, w, k,
+                               args.warm_steps, warm_union if len(experts) == 1 else None)
         rows[name] = {**readback_table(x, requested, reg), "seconds": round(time.time() - t, 1)}
         return x
 
@@ -156,16 +171,26 @@ def shapes_part() -> None:
     bind_two = lambda i, r: bind_size(i, r) if i == 0 else bind_pos(i, r)
     x_and = run("AND (size expert + position expert)", [size_e, pos_e], bind_two, req)
     if args.rows == "tune":
-        run("union EBM (size, x, y)", [union_e], bind_all, req)
+        run("union EBM (size, x, y)", [union_e], bind_all, req, warm=False)
+        if args.warm_steps:
+            run("union EBM, warm start at size 0.35", [union_e], bind_all, req)
+            run("AND, warm start, then the size expert alone (ablation)", [size_e, pos_e], bind_two, req,
+                weights=[and_w[0], 0.0])
         print(json.dumps({k: {m: round(v, 4) for m, v in r.items()} for k, r in rows.items()}))
         results["zero_shot"] = rows
         return
     for mode in ("sum", "alternate", "alternate-full-noise"):
         if mode != args.mode:
             run(f"AND, {mode}", [size_e, pos_e], bind_two, req, mode)
-    run("size expert alone", [size_e], bind_size, req)
-    run("position expert alone", [pos_e], bind_pos, req)
-    x_union = run("union EBM (size, x, y)", [union_e], bind_all, req)
+    if args.warm_steps:
+        run("AND, warm start, then the size expert alone (ablation)", [size_e, pos_e], bind_two, req,
+            weights=[and_w[0], 0.0])
+        run("AND from noise (no warm start)", [size_e, pos_e], bind_two, req, warm=False)
+    run("size expert alone", [size_e], bind_size, req, warm=False)
+    run("position expert alone", [pos_e], bind_pos, req, warm=False)
+    x_union = run("union EBM (size, x, y)", [union_e], bind_all, req, warm=False)  # its best on val (RESULTS.md)
+    if args.warm_steps:
+        run("union EBM, warm start at size 0.35", [union_e], bind_all, req)
     with torch.no_grad():
         x_dec = decoder()(torch.from_numpy(req)).numpy()
     rows["feed-forward decoder (MSE, union)"] = readback_table(x_dec, req, reg)
@@ -222,23 +247,32 @@ def or_not_part() -> None:
     fig.mkdir(parents=True, exist_ok=True)
     centres = [(0.3, 0.5), (0.7, 0.5)] if args.split == "test" else [(0.5, 0.3), (0.5, 0.7)]
     n = 200
+    or_steps = args.or_steps or args.steps
     a, b = (pos_e.given(x=cx, y=cy) for cx, cy in centres)
     either = OR(a, b, temperature=args.or_temperature)
     if args.or_calibrate:
         g = torch.Generator().manual_seed(seed)
-        calibrate_offsets(either, sampler, noise(n, g), args.steps, g)
+        calibrate_offsets(either, sampler, noise(n, g), or_steps, g)
     g = torch.Generator().manual_seed(seed)
-    x_or = sample_composite(either, sampler, noise(n, g), args.steps, g, "sum").x.numpy()
+    x_or = sample_composite(either, sampler, noise(n, g), or_steps, g, "sum").x.numpy()
+    langevin_shares = position_shares(reg.predict(x_or), centres)
+    if args.or_sampling == "ancestral":
+        g = torch.Generator().manual_seed(seed)
+        res, chain_parts = sample_mixture(either, sampler, noise(n, g), or_steps, g, args.or_part_steps)
+        x_or = res.x.numpy()
+        results["or_ancestral_started"] = [float((chain_parts == k).float().mean()) for k in range(2)]
     shares = position_shares(reg.predict(x_or), centres)
     shares_m = position_shares(moment_readback(x_or), centres)
     g = torch.Generator().manual_seed(seed)
-    x_not = sample_composite(NOT(either, a, args.not_weight), sampler, noise(n, g), args.steps, g, "sum").x.numpy()
+    x_not = sample_composite(NOT(either, a, args.not_weight), sampler, noise(n, g), or_steps, g, "sum").x.numpy()
     removed = position_shares(reg.predict(x_not), centres)
     removed_m = position_shares(moment_readback(x_not), centres)
-    results["or_not"] = {"centres": centres, "or_shares": shares, "or_shares_moments": shares_m,
-                         "or_temperature": args.or_temperature, "or_offsets": either.offsets, "not_weight": args.not_weight, "not_shares": removed, "not_shares_moments": removed_m,
+    results["or_not"] = {"centres": centres, "or_shares": shares, "or_shares_moments": shares_m, "or_shares_langevin_from_noise": langevin_shares,
+                         "or_temperature": args.or_temperature, "or_sampling": args.or_sampling, "or_steps": or_steps,
+                         "or_part_steps": args.or_part_steps, "or_calibrated": args.or_calibrate, "or_offsets": either.offsets, "not_weight": args.not_weight, "not_shares": removed, "not_shares_moments": removed_m,
                          "or_within_40_60": 0.4 <= shares[0] <= 0.6}
-    print(f"\nOR of positions {centres}: shares {shares} (moments {shares_m})")
+    print(f"\nOR of positions {centres} ({args.or_sampling}): shares {shares} (moments {shares_m}); "
+          f"Langevin from noise: {langevin_shares}")
     print(f"(OR) NOT {centres[0]} (w {args.not_weight}): shares {removed} (moments {removed_m})")
     save_grid(x_or[:40], fig / "or_positions.png", nrow=10)
     save_grid(x_not[:40], fig / "not_position.png", nrow=10)

@@ -3,16 +3,22 @@
 Usage:
     python benchmarks/composition_checkpoints.py RUN --size-expert runs/composition/size --regressor runs/composition
         [--role position|union] [--steps 100] [--num 16] [--json OUT.json]
+    python benchmarks/composition_checkpoints.py RUN --role size --position-expert runs/composition/position
+        --regressor runs/composition [--steps 300] [--warm-steps 100] [--and-weights 32,1]
 
 RUN was trained with `--set train.keep_checkpoints=N`. For each checkpoint, a position expert (`--role
 position`) is sampled at its own setting (size 0.35, centres requested of the position split's train set)
 and in AND with the size expert on the validation pairs; a union EBM (`--role union`) is sampled on the
-validation pairs given (size, x, y). It prints the regressor's read-back errors and the checkpoint chosen:
-the lowest own-setting centre error, or the union's lowest sum. The test pairs are never touched. One thread.
+validation pairs given (size, x, y); a size expert (`--role size`) is sampled warm-started by the position
+expert, at the centre for every size requested of the size split's train set (its whole range, 0.25-0.6)
+and on the validation pairs. It prints the regressor's read-back errors and the checkpoint chosen: the
+lowest own-setting centre error, the union's lowest sum, or the size expert's lowest size error over its
+range. The test pairs are never touched. Threads: OMP_NUM_THREADS (default 1).
 """
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -20,7 +26,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from igebm.data.shapes import FIXED_SIZE, load_shapes
+from igebm.data.shapes import FIXED_POS, FIXED_SIZE, load_shapes
 from igebm.errors import UserError
 from igebm.evaluation.composition import (AttributeRegressor, binder, compose_and_sample, readback_table,
                                           zero_shot_pairs)
@@ -28,12 +34,15 @@ from igebm.tasks.composition import expert_from_run
 from igebm.training import load_run
 from igebm.training.checkpoint import list_checkpoints, step_of
 
-torch.set_num_threads(1)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
 p.add_argument("run")
-p.add_argument("--size-expert", required=True)
+p.add_argument("--size-expert", help="the size expert (roles position and union)")
+p.add_argument("--position-expert", help="the position expert that warm-starts the chains (role size)")
+p.add_argument("--warm-steps", type=int, default=100, help="role size: steps of the position expert alone first")
+p.add_argument("--and-weights", default="32,1", help="role size: weights of the size and position experts")
 p.add_argument("--regressor", required=True, help="folder holding regressor.safetensors (benchmarks/composition.py)")
-p.add_argument("--role", choices=["position", "union"], default="position")
+p.add_argument("--role", choices=["position", "union", "size"], default="position")
 p.add_argument("--steps", type=int, default=100)
 p.add_argument("--num", type=int, default=16)
 p.add_argument("--json")
@@ -54,11 +63,15 @@ if not (Path(args.regressor) / "regressor.safetensors").exists():
 reg = AttributeRegressor(16)
 reg.load_state_dict(load_file(str(Path(args.regressor) / "regressor.safetensors")))
 reg.eval()
+helper = args.position_expert if args.role == "size" else args.size_expert
+if not helper:
+    fail("--role size needs --position-expert RUN" if args.role == "size" else f"--role {args.role} needs --size-expert RUN")
 try:
-    size_run = load_run(args.size_expert)
+    helper_run = load_run(helper)
 except UserError as exc:
     fail(str(exc))
-size_e = expert_from_run(size_run, "size")
+size_run = helper_run  # its sampler settings are the recipes' shared ones
+size_e = expert_from_run(helper_run, "size")
 pairs = np.repeat(zero_shot_pairs("val"), args.num, axis=0)
 own = load_shapes("shapes_position", "train").attributes[: len(pairs)]
 own_req = np.column_stack([np.full(len(own), FIXED_SIZE), own]).astype(np.float32)
@@ -69,12 +82,34 @@ bind_two = lambda i, r: bind_size(i, r) if i == 0 else bind_pos(i, r)
 
 run = Path(args.run)
 rows = {}
-if args.role == "position":
+if args.role == "size":
+    pos_e = expert_from_run(helper_run, "position")
+    w = [float(v) for v in args.and_weights.split(",")]
+    sizes = load_shapes("shapes_size", "train").attributes[: len(pairs), 0]  # its whole range, at the centre
+    own_s = np.column_stack([sizes, np.full((len(sizes), 2), FIXED_POS)]).astype(np.float32)
+    own_s_nan = own_s.copy()
+    own_s_nan[:, 1:] = np.nan
+    print("| checkpoint | range at the centre: size error | AND: size error | AND: centre error | AND: sum |")
+    print("|---|---|---|---|---|")
+    for ckpt in list_checkpoints(run / "checkpoints"):
+        step = step_of(ckpt)
+        e = expert_from_run(load_run(run, checkpoint=ckpt), "size")
+        x_own = compose_and_sample([e, pos_e], bind_two, own_s, size_run.sampler, args.steps, 1, "sum",
+                                   size_run.noise, w, 1, args.warm_steps)
+        x_and = compose_and_sample([e, pos_e], bind_two, pairs, size_run.sampler, args.steps, 1, "sum",
+                                   size_run.noise, w, 1, args.warm_steps)
+        o, a = readback_table(x_own, own_s_nan, reg), readback_table(x_and, pairs, reg)
+        rows[step] = {"range_size_err": o["size_err"], "and_size_err": a["size_err"], "and_pos_err": a["pos_err"],
+                      "score": o["size_err"]}
+        print(f"| {step} | {o['size_err']:.4f} | {a['size_err']:.4f} | {a['pos_err']:.4f} | "
+              f"{a['size_err'] + a['pos_err']:.4f} |", flush=True)
+elif args.role == "position":
     print("| checkpoint | own setting: centre error | AND: size error | AND: centre error | AND: sum |")
 else:
     print("| checkpoint | union EBM: size error | centre error | sum |")
-print("|---|---|---|---|---|" if args.role == "position" else "|---|---|---|---|")
-for ckpt in list_checkpoints(run / "checkpoints"):
+if args.role != "size":
+    print("|---|---|---|---|---|" if args.role == "position" else "|---|---|---|---|")
+for ckpt in list_checkpoints(run / "checkpoints") if args.role != "size" else []:
     step = step_of(ckpt)
     e = expert_from_run(load_run(run, checkpoint=ckpt), args.role)
     if args.role == "union":
@@ -91,6 +126,9 @@ for ckpt in list_checkpoints(run / "checkpoints"):
     print(f"| {step} | {o['pos_err']:.4f} | {a['size_err']:.4f} | {a['pos_err']:.4f} | "
           f"{a['size_err'] + a['pos_err']:.4f} |", flush=True)
 best = min(rows, key=lambda s: rows[s]["score"])
-print(f"\nchosen on val ({'own-setting centre error' if args.role == 'position' else 'union sum'}): step {best}")
+criterion = {"position": "own-setting centre error", "union": "union sum", "size": "size error over its range"}
+print(f"\nchosen on val ({criterion[args.role]}): step {best}")
 if args.json:
-    Path(args.json).write_text(json.dumps({"role": args.role, "steps": args.steps, "rows": rows, "best": best}, indent=1))
+    Path(args.json).write_text(json.dumps({"role": args.role, "steps": args.steps, "rows": rows, "best": best,
+                                           **({"warm_steps": args.warm_steps, "and_weights": args.and_weights}
+                                              if args.role == "size" else {})}, indent=1))

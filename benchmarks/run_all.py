@@ -50,7 +50,9 @@ STEPS = {
     "scaling": ["scaling.py", "speed"],  # 2 processes x 1 thread against 1 x 1
     "lessons": ["lessons.py", "--out", "runs/bench/lessons"],  # ensemble, wider model, gradient penalty
     "sampler_training": ["sampler_training.py", "--out", "runs/bench/samplers"],  # each sampler at equal wall clock
-    "composition": ["composition.py", "--out", "runs/bench/composition", "--steps", "1000", "--own-steps", "100"],  # trains its experts and baselines once; steps chosen on val
+    "composition": ["composition.py", "--out", "runs/bench/composition", "--steps", "300", "--own-steps", "100",
+                    "--warm-steps", "100", "--and-weights", "32,1", "--or-steps", "100", "--or-sampling", "ancestral",
+                    "--or-part-steps", "100"],  # trains its experts and baselines once; every setting chosen on val
     "trajectories": ["trajectories.py", "--run", "runs/bench/particles", "--train", "--tune",
                      "--constraint-grid", "0,1,10,100"],
     "trajectories_hand": ["trajectories.py", "--dataset", "hand", "--run", "runs/bench/hand", "--train", "--tune"],

@@ -127,22 +127,23 @@ def test_summed_and_alternating_ula_both_reach_the_product_of_two_gaussians():
         assert abs(float(x[:, 0].std()) - std) < 0.03, mode
 
 
+class _Deeper(torch.nn.Module):
+    def __init__(self, inner, depth):
+        super().__init__()
+        self.inner, self.depth = inner, depth
+
+    def forward(self, x, cond=None):
+        return self.inner(x) + self.depth
+
+
 def test_calibrated_or_gives_two_wells_of_different_depth_equal_mass():
     """exp(-E_a) + exp(-E_b) with E_b = E_a(shifted) + 1.5: b holds 1/(1 + e^1.5) = 18% of the mass;
     subtracting each term's mean energy over its own samples restores 50/50."""
     from igebm.sampling.hmc import MALASampler
     from igebm.tasks.composition import calibrate_offsets
 
-    class Deeper(torch.nn.Module):
-        def __init__(self, inner, depth):
-            super().__init__()
-            self.inner, self.depth = inner, depth
-
-        def forward(self, x, cond=None):
-            return self.inner(x) + self.depth
-
     a = analytic_energy("gaussian:-0.75,0,0.5")
-    b = Wrapped(Deeper(analytic_energy("gaussian:0.75,0,0.5"), 1.5))
+    b = Wrapped(_Deeper(analytic_energy("gaussian:0.75,0,0.5"), 1.5))
     mala = MALASampler(steps=400, step_size=0.05, clamp=None)
     g = torch.Generator().manual_seed(0)
     x0 = torch.randn(4000, 2, generator=g)
@@ -153,6 +154,39 @@ def test_calibrated_or_gives_two_wells_of_different_depth_equal_mass():
     calibrated = calibrate_offsets(OR(a, b), mala, x0, 400, g)
     assert abs(calibrated.offsets[1] - calibrated.offsets[0] - 1.5) < 0.1
     assert abs(share_b(calibrated) - 0.5) < 0.03
+
+
+def test_warm_start_samples_that_energy_first_then_the_composite():
+    """A narrow well at (2, 0) as the warm start, then a nearly flat composite for one tiny step:
+    the chains end at the well; without the warm start they stay where they began."""
+    well = analytic_energy("gaussian:2,0,0.1")
+    flat = analytic_energy("gaussian:0,0,100") & analytic_energy("gaussian:0,0,100")
+    ula = LangevinSampler(steps=1, step_size=1e-3, noise_std=0, grad_clip=0, parameterization="ula", clamp=None)
+    x0 = torch.randn(500, 2, generator=torch.Generator().manual_seed(0)) * 0.5 - torch.tensor([2.0, 0.0])
+    warm = sample_composite(flat, ula, x0, 1, torch.Generator().manual_seed(1), warm_start=well, warm_steps=400).x
+    cold = sample_composite(flat, ula, x0, 1, torch.Generator().manual_seed(1)).x
+    assert (warm.mean(0) - torch.tensor([2.0, 0.0])).abs().max() < 0.05
+    assert (cold.mean(0) - x0.mean(0)).abs().max() < 0.05
+
+
+def test_ancestral_or_shares_the_chains_by_mass_where_langevin_stays_in_its_basin():
+    """Two far wells, b 1.0 deeper in energy: b holds 1/(1 + e) = 27% of the mass. Every chain starts in
+    a's basin; Langevin keeps them there, ancestral sampling gives b its share (and 50% once calibrated)."""
+    from igebm.sampling.hmc import MALASampler
+    from igebm.tasks.composition import calibrate_offsets, sample_mixture
+
+    a = analytic_energy("gaussian:-2,0,0.3")
+    b = Wrapped(_Deeper(analytic_energy("gaussian:2,0,0.3"), 1.0))
+    mala = MALASampler(steps=300, step_size=0.02, clamp=None)
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(2000, 2, generator=g) * 0.3 - torch.tensor([2.0, 0.0])
+    share_b = lambda x: float((x[:, 0] > 0).float().mean())  # noqa: E731
+    assert share_b(sample_composite(OR(a, b), mala, x0, 300, g).x) < 0.01
+    res, parts = sample_mixture(OR(a, b), mala, x0, 300, g)
+    assert abs(share_b(res.x) - 1 / (1 + math.e)) < 0.03
+    assert share_b(res.x) == pytest.approx(float(parts.float().mean()), abs=0.01)  # the chains stay in their part
+    res, _ = sample_mixture(calibrate_offsets(OR(a, b), mala, x0, 300, g), mala, x0, 300, g)
+    assert abs(share_b(res.x) - 0.5) < 0.03
 
 
 def test_alternating_calls_each_expert_once_per_step():
@@ -237,6 +271,13 @@ def test_compose_writes_the_documented_npz_and_a_grid(shape_runs, tmp_path):
     with np.load(tmp_path / "or" / "samples.npz") as z:
         assert list(z["attribute_names"]) == ["x", "y"]
         assert np.isnan(z["attributes"][:, 0]).all() and (z["attributes"][:, 1] == np.float32(0.5)).all()
+    for extra in (["--warm-start", "2", "--warm-steps", "2"], ["--op", "or", "--ancestral", "--warm-steps", "2"]):
+        rc = main(["compose", "--expert", f"{shape_runs['pos']}:x=0.3,y=0.5", "--expert",
+                   f"{shape_runs['pos']}:x=0.7,y=0.5", *extra, "--num", "3", "--steps", "2",
+                   "--out", str(tmp_path / "warm")])
+        assert rc == 0
+        with np.load(tmp_path / "warm" / "samples.npz") as z:
+            assert z["images"].shape == (3, 1, 8, 8)
 
 
 @pytest.mark.parametrize("case,message", [
@@ -246,6 +287,9 @@ def test_compose_writes_the_documented_npz_and_a_grid(shape_runs, tmp_path):
     ("not_number", "malformed KEY=VALUE"),
     ("not_one", "--op not needs two experts"),
     ("calibrate_and", "--calibrate applies to --op or"),
+    ("warm_out_of_range", "--warm-start 3: give the number of an expert, 1 to 2"),
+    ("ancestral_and", "--ancestral applies to --op or only"),
+    ("warm_steps_alone", "--warm-steps sets the first stage"),
 ])
 def test_compose_bad_input_is_one_line_and_exit_2(shape_runs, tmp_path, capsys, case, message):
     s, p, big = shape_runs["size"], shape_runs["pos"], shape_runs["big"]
@@ -254,13 +298,13 @@ def test_compose_bad_input_is_one_line_and_exit_2(shape_runs, tmp_path, capsys, 
                "malformed": [f"{s}:size0.3"],
                "not_number": [f"{s}:size=big"],
                "not_one": [f"{s}:size=0.3"],
-               "calibrate_and": [f"{s}:size=0.3", f"{p}:x=0.3,y=0.3"]}[case]
+               "calibrate_and": [f"{s}:size=0.3", f"{p}:x=0.3,y=0.3"]}.get(case, [f"{s}:size=0.3", f"{p}:x=0.3,y=0.3"])
     argv = ["compose", *sum((["--expert", e] for e in experts), []), "--num", "2", "--steps", "1",
             "--out", str(tmp_path / "x")]
     if case == "not_one":
         argv += ["--op", "not"]
-    if case == "calibrate_and":
-        argv += ["--calibrate"]
+    argv += {"calibrate_and": ["--calibrate"], "warm_out_of_range": ["--warm-start", "3"],
+             "ancestral_and": ["--ancestral"], "warm_steps_alone": ["--warm-steps", "5"]}.get(case, [])
     capsys.readouterr()
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -308,3 +352,13 @@ def test_the_shapes_recipes_load_and_train_a_step(tmp_path):
         trainer = Trainer(cfg, tmp_path / name)
         assert trainer.cond_spec.attribute_names == attrs
         assert trainer.fit()["step"] == 1
+
+
+def test_the_report_section_says_how_the_chains_started():
+    from igebm.report.sections.composition import composition_section
+
+    base = {"split": "test", "steps": 300, "mode": "sum", "zero_shot": {"AND": {"size_err": 0.02, "pos_err": 0.05}}}
+    warm = composition_section({**base, "warm_steps": 100, "and_weights": [32.0, 1.0]}, []).text
+    cold = composition_section(base, []).text
+    assert "position expert alone for 100 steps" in warm and "[32.0, 1.0]" in warm
+    assert "from noise" in cold and "alone" not in cold

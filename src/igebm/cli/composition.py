@@ -50,7 +50,7 @@ def cmd_compose(args) -> None:
     from igebm import io
     from igebm.grids import save_grid
     from igebm.tasks.composition import (build_composite, calibrate_offsets, expert_from_run, requested_attributes,
-                                         sample_composite)
+                                         sample_composite, sample_mixture)
     from igebm.tasks.composition.compose import check_same_shape
     from igebm.training import load_run
 
@@ -62,6 +62,15 @@ def cmd_compose(args) -> None:
         raise UserError("--temperature must be a positive number")
     if args.calibrate and args.op != "or":
         raise UserError("--calibrate applies to --op or only (it gives each OR term equal mass)")
+    if args.ancestral and args.op != "or":
+        raise UserError("--ancestral applies to --op or only (for and/not, start the chains with --warm-start K)")
+    if args.warm_steps is not None and args.warm_start is None and not args.ancestral:
+        raise UserError("--warm-steps sets the first stage of --warm-start K or --ancestral; give one of them")
+    if args.warm_start is not None:
+        if args.op == "or":
+            raise UserError("--warm-start applies to --op and/not; for or, use --ancestral (each part first)")
+        if not 1 <= args.warm_start <= len(specs):
+            raise UserError(f"--warm-start {args.warm_start}: give the number of an expert, 1 to {len(specs)}")
     runs = [load_run(path) for path, _ in specs]
     check_same_shape(runs)
     experts = [expert_from_run(r, f"expert '{p}'") for r, (p, _) in zip(runs, specs)]
@@ -73,12 +82,26 @@ def cmd_compose(args) -> None:
         calibrate_offsets(energy, runs[0].sampler, x0, steps, g)
         print("OR offsets (each term's mean energy over its own samples): "
               + ", ".join(f"{c:.4g}" for c in energy.offsets))
-    x = sample_composite(energy, runs[0].sampler, x0, steps, g, args.mode).x.numpy().astype(np.float32)
+    warm_steps = args.warm_steps or DEFAULT_STEPS
+    if args.ancestral:
+        res, parts = sample_mixture(energy, runs[0].sampler, x0, steps, g, warm_steps)
+        print("chains started per OR part (by estimated mass): "
+              + ", ".join(str(int((parts == k).sum())) for k in range(len(specs))))
+    else:
+        warm = None
+        if args.warm_start is not None:
+            k = args.warm_start - 1
+            warm = experts[k].given(**specs[k][1])
+        res = sample_composite(energy, runs[0].sampler, x0, steps, g, args.mode, warm_start=warm,
+                               warm_steps=warm_steps)
+    x = res.x.numpy().astype(np.float32)
     attrs, names = requested_attributes([a for _, a in specs], args.op, args.num)
     out = Path(args.out)
     io.write_npz(out / "samples.npz", images=x, attributes=attrs, attribute_names=np.array(names, dtype=str))
     save_grid(x, out / "grid.png", nrow=min(10, args.num))
-    print(f"wrote {args.num} samples of {args.op.upper()} of {len(specs)} experts ({steps} steps, {args.mode}) "
+    first = (f"{warm_steps} steps of expert {args.warm_start} alone, then " if args.warm_start is not None else
+             f"{warm_steps} steps of each part alone, then " if args.ancestral else "")
+    print(f"wrote {args.num} samples of {args.op.upper()} of {len(specs)} experts ({first}{steps} steps, {args.mode}) "
           f"to {out / 'samples.npz'} and {out / 'grid.png'}")
 
 
@@ -154,6 +177,14 @@ def register(sub) -> None:
     c.add_argument("--calibrate", action="store_true",
                    help="OR: shift each term by the mean energy of its own samples, so each mode gets equal mass "
                         "(a conditional energy is not normalised per condition)")
+    c.add_argument("--warm-start", type=positive_int, metavar="K",
+                   help="and/not: the chains first sample expert K (1 = the first --expert) alone, then the "
+                        "composite; place first what only one expert knows how to place (docs/composition.md)")
+    c.add_argument("--ancestral", action="store_true",
+                   help="or: sample each part alone first, share the chains among the parts by their estimated "
+                        "mass, then run the mixture; Langevin from noise rarely crosses between its modes")
+    c.add_argument("--warm-steps", type=positive_int,
+                   help=f"steps of that first stage, per expert (default {DEFAULT_STEPS})")
     c.add_argument("--num", type=positive_int, default=64, help="number of samples (default 64)")
     c.add_argument("--steps", type=positive_int, help=f"Langevin steps (default {DEFAULT_STEPS})")
     c.add_argument("--mode", choices=["sum", "alternate", "alternate-full-noise"], default="sum",

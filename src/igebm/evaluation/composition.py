@@ -136,15 +136,22 @@ def binder(*names: str):
 
 
 def compose_and_sample(experts, bind, requested: np.ndarray, sampler, steps: int, seed: int,
-                       mode: str = "sum", noise_fn=None, weights=None) -> np.ndarray:
-    """Samples of AND of `experts` (sum of w_i E_i), each bound per sample by `bind(expert_index, requested)`."""
+                       mode: str = "sum", noise_fn=None, weights=None, warm_expert: int | None = None,
+                       warm_steps: int = 0, warm_requested: np.ndarray | None = None) -> np.ndarray:
+    """Samples of AND of `experts` (sum of w_i E_i), each bound per sample by `bind(expert_index, requested)`.
+
+    With `warm_expert` k, the chains first sample expert k alone for `warm_steps`, bound to
+    `warm_requested` (default `requested`)."""
     from igebm.models.algebra import AND
     from igebm.tasks.composition import sample_composite
 
     energy = AND(*[e.given(**bind(i, requested)) for i, e in enumerate(experts)], weights=weights)
+    warm = None
+    if warm_expert is not None:
+        warm = experts[warm_expert].given(**bind(warm_expert, requested if warm_requested is None else warm_requested))
     g = torch.Generator().manual_seed(seed)
     x0 = noise_fn(len(requested), g) if noise_fn else torch.rand((len(requested), 1, 16, 16), generator=g)
-    return sample_composite(energy, sampler, x0, steps, g, mode).x.numpy()
+    return sample_composite(energy, sampler, x0, steps, g, mode, warm_start=warm, warm_steps=warm_steps).x.numpy()
 
 
 def readback_table(images: np.ndarray, requested: np.ndarray, regressor: AttributeRegressor | None,

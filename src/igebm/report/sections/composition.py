@@ -15,7 +15,10 @@ def composition_section(results: dict, figures: list[tuple[str, str]]) -> Sectio
     rows = [{"model": name, **{k: v for k, v in row.items() if isinstance(v, float)}}
             for name, row in results.get("zero_shot", {}).items()]
     text = [f"Zero-shot (size, position) pairs that neither training split holds ({results.get('split')} pairs), "
-            f"{results.get('steps')} Langevin steps from noise ({results.get('mode')} gradient). Errors are mean "
+            f"{results.get('steps')} Langevin steps ({results.get('mode')} gradient"
+            + (f"; AND chains first sample the position expert alone for {results['warm_steps']} steps, weights "
+               f"{results.get('and_weights')}" if results.get("warm_steps") else "; from noise")
+            + "). Errors are mean "
             "absolute size error and mean centre distance, in fractions of the image, read back by a CNN trained "
             "on shapes_full for evaluation only (size_err, pos_err) and by image moments (moment_*)."]
     t = results.get("targets")
@@ -25,7 +28,8 @@ def composition_section(results: dict, figures: list[tuple[str, str]]) -> Sectio
                     f"decoder: {t['beats_decoder']}.")
     o = results.get("or_not")
     if o:
-        text.append(f"OR of centres {o['centres']}: shares {[round(s, 2) for s in o['or_shares']]}; "
+        text.append(f"OR of centres {o['centres']} ({o.get('or_sampling', 'langevin')} sampling): shares "
+                    f"{[round(s, 2) for s in o['or_shares']]}; "
                     f"NOT of the first (w {o['not_weight']}): shares {[round(s, 2) for s in o['not_shares']]}.")
     for name, row in results.get("mmd", {}).items():
         rows.append({"model": f"MMD {name}", **{k: v for k, v in row.items() if isinstance(v, float)}})

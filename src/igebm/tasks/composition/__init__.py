@@ -7,9 +7,11 @@ Pure functions over trained runs and analytic energies (no argparse, no files):
 """
 
 from igebm.tasks.composition.compose import (ATTRIBUTE_ORDER, OPS, build_composite, calibrate_offsets,
-                                             expert_from_run, requested_attributes, sample_composite)
+                                             expert_from_run, part_log_masses, requested_attributes,
+                                             sample_composite, sample_mixture)
 from igebm.tasks.composition.energies2d import ANALYTIC, analytic_energy, exact_samples
 from igebm.tasks.composition.flow import flow_trajectories
 
 __all__ = ["ANALYTIC", "ATTRIBUTE_ORDER", "OPS", "analytic_energy", "build_composite", "calibrate_offsets",
-           "exact_samples", "expert_from_run", "flow_trajectories", "requested_attributes", "sample_composite"]
+           "exact_samples", "expert_from_run", "flow_trajectories", "part_log_masses",
+           "requested_attributes", "sample_composite", "sample_mixture"]

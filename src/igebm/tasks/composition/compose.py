@@ -73,13 +73,48 @@ def requested_attributes(attrs: Sequence[dict], op: str, n: int) -> tuple[np.nda
 
 
 def sample_composite(energy: Composable, sampler: Sampler, x0: torch.Tensor, steps: int,
-                     generator: torch.Generator, mode: str = "sum", record_every: int = 0):
+                     generator: torch.Generator, mode: str = "sum", record_every: int = 0,
+                     warm_start: Composable | None = None, warm_steps: int = 0):
     """Run `sampler` on the composite from x0: the summed gradient ('sum'), or one step per expert in turn
-    with the noise split among them ('alternate') or full noise at each ('alternate-full-noise', as released)."""
+    with the noise split among them ('alternate') or full noise at each ('alternate-full-noise', as released).
+
+    With `warm_start`, the chains first sample that energy alone for `warm_steps` (one expert of the
+    composite, say), then the composite from there: an annealing path that places first what only
+    one expert knows how to place (docs/composition.md, "Warm start")."""
     if mode not in MODES:
         raise UserError(f"unknown sampling mode '{mode}' (choose one of {', '.join(MODES)})")
+    if warm_start is not None and warm_steps > 0:
+        x0 = sampler.sample(warm_start, x0, None, steps=warm_steps, generator=generator).x
     s = sampler if mode == "sum" else AlternatingSampler.around(sampler, split_noise=mode == "alternate")
     return s.sample(energy, x0, None, steps=steps, generator=generator, record_every=record_every)
+
+
+def part_log_masses(mixture: Mixture, part_energies: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Each OR part's log mass under the mixture, (c_k - mean E_k) / T, from the energies of its own samples.
+
+    Exact when the parts' wells have one shape and differ only in depth (as in `calibrate_offsets`):
+    calibrated offsets make them equal."""
+    means = torch.stack([e.float().mean() for e in part_energies])
+    return (torch.tensor(mixture.offsets, dtype=torch.float32) - means) / mixture.temperature
+
+
+def sample_mixture(mixture: Mixture, sampler: Sampler, x0: torch.Tensor, steps: int,
+                   generator: torch.Generator, part_steps: int | None = None):
+    """Ancestral sampling of an OR: sample each part alone, give each part a share of the chains equal to its
+    estimated mass (`part_log_masses`), then run Langevin on the mixture itself from there for `steps`.
+
+    Langevin from noise rarely crosses between a mixture's modes, so its shares follow the basins the
+    chains start in, not the masses; choosing the part first is how a mixture is sampled exactly.
+    Returns (result, parts): `parts[i]` is the part chain i started in."""
+    part_steps = steps if part_steps is None else part_steps
+    runs = [sampler.sample(p, x0, None, steps=part_steps, generator=generator) for p in mixture.parts]
+    shares = torch.softmax(part_log_masses(mixture, [r.energies for r in runs]), 0)
+    counts = torch.floor(shares * len(x0)).long()
+    rest = (shares * len(x0) - counts).argsort(descending=True)[: len(x0) - int(counts.sum())]
+    counts[rest] += 1  # largest remainders: the counts follow the shares as closely as whole chains can
+    parts = torch.repeat_interleave(torch.arange(len(runs)), counts)[torch.randperm(len(x0), generator=generator)]
+    start = torch.stack([r.x for r in runs])[parts, torch.arange(len(x0))]
+    return sampler.sample(mixture, start, None, steps=steps, generator=generator), parts
 
 
 def calibrate_offsets(mixture: Mixture, sampler: Sampler, x0: torch.Tensor, steps: int,
