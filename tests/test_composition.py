@@ -157,21 +157,30 @@ def test_calibrated_or_gives_two_wells_of_different_depth_equal_mass():
 
 
 def test_warm_start_samples_that_energy_first_then_the_composite():
-    """A narrow well at (2, 0) as the warm start, then a nearly flat composite for one tiny step:
-    the chains end at the well; without the warm start they stay where they began."""
+    """ULA: 400 steps into a narrow well at (2, 0), then 20 steps towards a wide well at (2, 1). Warm-started,
+    the chains end near (2, 0.8), exactly as the two stages run by hand with the same generator; without the
+    warm start the composite alone leaves them short in x; either stage dropped or the two swapped would
+    end elsewhere."""
     well = analytic_energy("gaussian:2,0,0.1")
-    flat = analytic_energy("gaussian:0,0,100") & analytic_energy("gaussian:0,0,100")
-    ula = LangevinSampler(steps=1, step_size=1e-3, noise_std=0, grad_clip=0, parameterization="ula", clamp=None)
-    x0 = torch.randn(500, 2, generator=torch.Generator().manual_seed(0)) * 0.5 - torch.tensor([2.0, 0.0])
-    warm = sample_composite(flat, ula, x0, 1, torch.Generator().manual_seed(1), warm_start=well, warm_steps=400).x
-    cold = sample_composite(flat, ula, x0, 1, torch.Generator().manual_seed(1)).x
-    assert (warm.mean(0) - torch.tensor([2.0, 0.0])).abs().max() < 0.05
-    assert (cold.mean(0) - x0.mean(0)).abs().max() < 0.05
+    wide = analytic_energy("gaussian:2,1,0.5") & analytic_energy("gaussian:2,1,0.5")
+    ula = LangevinSampler(steps=1, step_size=1e-2, grad_clip=0, parameterization="ula", clamp=None)
+    x0 = torch.randn(200, 2, generator=torch.Generator().manual_seed(0)) * 0.1 - torch.tensor([2.0, 0.0])
+    warm = sample_composite(wide, ula, x0, 20, torch.Generator().manual_seed(1), warm_start=well, warm_steps=400).x
+    g = torch.Generator().manual_seed(1)
+    placed = ula.sample(well, x0, None, steps=400, generator=g).x
+    by_hand = ula.sample(wide, placed, None, steps=20, generator=g).x
+    torch.testing.assert_close(warm, by_hand)
+    assert (placed.mean(0) - torch.tensor([2.0, 0.0])).abs().max() < 0.05  # the warm stage reached its well
+    assert abs(float(warm[:, 0].mean()) - 2.0) < 0.05 and 0.5 < float(warm[:, 1].mean()) < 0.95  # then moved on
+    cold = sample_composite(wide, ula, x0, 20, torch.Generator().manual_seed(1)).x
+    assert float(cold[:, 0].mean()) < 1.5
 
 
-def test_ancestral_or_shares_the_chains_by_mass_where_langevin_stays_in_its_basin():
-    """Two far wells, b 1.0 deeper in energy: b holds 1/(1 + e) = 27% of the mass. Every chain starts in
-    a's basin; Langevin keeps them there, ancestral sampling gives b its share (and 50% once calibrated)."""
+@pytest.mark.parametrize("temperature", [0.5, 1.0, 2.0])
+def test_ancestral_or_shares_the_chains_by_mass_where_langevin_stays_in_its_basin(temperature):
+    """Two far wells, b's energy 1.0 higher: b holds 1/(1 + e) = 27% of the mass at any OR temperature (near
+    each well, exp(-E) is that well's density). Every chain starts in a's basin; Langevin keeps them there,
+    ancestral sampling gives b its share (and 50% once calibrated)."""
     from igebm.sampling.hmc import MALASampler
     from igebm.tasks.composition import calibrate_offsets, sample_mixture
 
@@ -181,11 +190,12 @@ def test_ancestral_or_shares_the_chains_by_mass_where_langevin_stays_in_its_basi
     g = torch.Generator().manual_seed(0)
     x0 = torch.randn(2000, 2, generator=g) * 0.3 - torch.tensor([2.0, 0.0])
     share_b = lambda x: float((x[:, 0] > 0).float().mean())  # noqa: E731
-    assert share_b(sample_composite(OR(a, b), mala, x0, 300, g).x) < 0.01
-    res, parts = sample_mixture(OR(a, b), mala, x0, 300, g)
+    either = OR(a, b, temperature=temperature)
+    assert share_b(sample_composite(either, mala, x0, 300, g).x) < 0.01
+    res, parts = sample_mixture(either, mala, x0, 300, g)
     assert abs(share_b(res.x) - 1 / (1 + math.e)) < 0.03
     assert share_b(res.x) == pytest.approx(float(parts.float().mean()), abs=0.01)  # the chains stay in their part
-    res, _ = sample_mixture(calibrate_offsets(OR(a, b), mala, x0, 300, g), mala, x0, 300, g)
+    res, _ = sample_mixture(calibrate_offsets(either, mala, x0, 300, g), mala, x0, 300, g)
     assert abs(share_b(res.x) - 0.5) < 0.03
 
 
@@ -271,13 +281,28 @@ def test_compose_writes_the_documented_npz_and_a_grid(shape_runs, tmp_path):
     with np.load(tmp_path / "or" / "samples.npz") as z:
         assert list(z["attribute_names"]) == ["x", "y"]
         assert np.isnan(z["attributes"][:, 0]).all() and (z["attributes"][:, 1] == np.float32(0.5)).all()
-    for extra in (["--warm-start", "2", "--warm-steps", "2"], ["--op", "or", "--ancestral", "--warm-steps", "2"]):
+
+
+def test_compose_warm_start_and_ancestral_change_the_chains(shape_runs, tmp_path, capsys):
+    """Same seed and steps with and without each flag: the samples differ, and the command says how it began."""
+    def run(name, *extra):
+        capsys.readouterr()
         rc = main(["compose", "--expert", f"{shape_runs['pos']}:x=0.3,y=0.5", "--expert",
-                   f"{shape_runs['pos']}:x=0.7,y=0.5", *extra, "--num", "3", "--steps", "2",
-                   "--out", str(tmp_path / "warm")])
+                   f"{shape_runs['pos']}:x=0.7,y=0.5", *extra, "--num", "3", "--steps", "2", "--seed", "4",
+                   "--out", str(tmp_path / name)])
         assert rc == 0
-        with np.load(tmp_path / "warm" / "samples.npz") as z:
+        with np.load(tmp_path / name / "samples.npz") as z:
             assert z["images"].shape == (3, 1, 8, 8)
+            return z["images"], capsys.readouterr().out
+
+    plain, _ = run("and")
+    warm, said = run("warm", "--warm-start", "2", "--warm-steps", "3")
+    assert not np.allclose(plain, warm) and "3 steps of expert 2 alone, then 2 steps" in said
+    plain, _ = run("or", "--op", "or")
+    ancestral, said = run("ancestral", "--op", "or", "--ancestral", "--warm-steps", "3")
+    assert not np.allclose(plain, ancestral) and "chains started per OR part" in said
+    started = [int(n) for n in said.split("by estimated mass): ")[1].splitlines()[0].split(", ")]
+    assert sum(started) == 3 and len(started) == 2
 
 
 @pytest.mark.parametrize("case,message", [
@@ -290,6 +315,9 @@ def test_compose_writes_the_documented_npz_and_a_grid(shape_runs, tmp_path):
     ("warm_out_of_range", "--warm-start 3: give the number of an expert, 1 to 2"),
     ("ancestral_and", "--ancestral applies to --op or only"),
     ("warm_steps_alone", "--warm-steps sets the first stage"),
+    ("warm_or", "--warm-start applies to --op and/not"),
+    ("warm_negated", "--warm-start 2 with --op not would start the chains where the negated expert is low"),
+    ("ancestral_mode", "--ancestral samples with the summed gradient; drop --mode alternate"),
 ])
 def test_compose_bad_input_is_one_line_and_exit_2(shape_runs, tmp_path, capsys, case, message):
     s, p, big = shape_runs["size"], shape_runs["pos"], shape_runs["big"]
@@ -304,7 +332,9 @@ def test_compose_bad_input_is_one_line_and_exit_2(shape_runs, tmp_path, capsys, 
     if case == "not_one":
         argv += ["--op", "not"]
     argv += {"calibrate_and": ["--calibrate"], "warm_out_of_range": ["--warm-start", "3"],
-             "ancestral_and": ["--ancestral"], "warm_steps_alone": ["--warm-steps", "5"]}.get(case, [])
+             "ancestral_and": ["--ancestral"], "warm_steps_alone": ["--warm-steps", "5"],
+             "warm_or": ["--op", "or", "--warm-start", "1"], "warm_negated": ["--op", "not", "--warm-start", "2"],
+             "ancestral_mode": ["--op", "or", "--ancestral", "--mode", "alternate"]}.get(case, [])
     capsys.readouterr()
     assert main(argv) == 2
     err = capsys.readouterr().err

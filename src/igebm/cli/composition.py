@@ -64,6 +64,8 @@ def cmd_compose(args) -> None:
         raise UserError("--calibrate applies to --op or only (it gives each OR term equal mass)")
     if args.ancestral and args.op != "or":
         raise UserError("--ancestral applies to --op or only (for and/not, start the chains with --warm-start K)")
+    if args.ancestral and args.mode != "sum":
+        raise UserError(f"--ancestral samples with the summed gradient; drop --mode {args.mode}")
     if args.warm_steps is not None and args.warm_start is None and not args.ancestral:
         raise UserError("--warm-steps sets the first stage of --warm-start K or --ancestral; give one of them")
     if args.warm_start is not None:
@@ -71,6 +73,9 @@ def cmd_compose(args) -> None:
             raise UserError("--warm-start applies to --op and/not; for or, use --ancestral (each part first)")
         if not 1 <= args.warm_start <= len(specs):
             raise UserError(f"--warm-start {args.warm_start}: give the number of an expert, 1 to {len(specs)}")
+        if args.op == "not" and args.warm_start != 1:
+            raise UserError(f"--warm-start {args.warm_start} with --op not would start the chains where the negated "
+                            "expert is low; use --warm-start 1")
     runs = [load_run(path) for path, _ in specs]
     check_same_shape(runs)
     experts = [expert_from_run(r, f"expert '{p}'") for r, (p, _) in zip(runs, specs)]
@@ -178,8 +183,8 @@ def register(sub) -> None:
                    help="OR: shift each term by the mean energy of its own samples, so each mode gets equal mass "
                         "(a conditional energy is not normalised per condition)")
     c.add_argument("--warm-start", type=positive_int, metavar="K",
-                   help="and/not: the chains first sample expert K (1 = the first --expert) alone, then the "
-                        "composite; place first what only one expert knows how to place (docs/composition.md)")
+                   help="and/not: the chains first sample expert K (1 = the first --expert) alone, unweighted, then "
+                        "the composite; place first what only one expert knows how to place (docs/composition.md)")
     c.add_argument("--ancestral", action="store_true",
                    help="or: sample each part alone first, share the chains among the parts by their estimated "
                         "mass, then run the mixture; Langevin from noise rarely crosses between its modes")

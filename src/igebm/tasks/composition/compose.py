@@ -90,12 +90,14 @@ def sample_composite(energy: Composable, sampler: Sampler, x0: torch.Tensor, ste
 
 
 def part_log_masses(mixture: Mixture, part_energies: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Each OR part's log mass under the mixture, (c_k - mean E_k) / T, from the energies of its own samples.
+    """Each OR part's log mass under the mixture, c_k - mean E_k (up to a shared constant), from the
+    energies of its own samples.
 
-    Exact when the parts' wells have one shape and differ only in depth (as in `calibrate_offsets`):
-    calibrated offsets make them equal."""
+    Where the parts' wells are apart, exp(-E) is exp(-(E_k - c_k)) near well k whatever the temperature,
+    so T does not enter. Exact when the wells have one shape and differ only in depth (as in
+    `calibrate_offsets`): calibrated offsets make the masses equal."""
     means = torch.stack([e.float().mean() for e in part_energies])
-    return (torch.tensor(mixture.offsets, dtype=torch.float32) - means) / mixture.temperature
+    return torch.tensor(mixture.offsets, dtype=torch.float32, device=means.device) - means
 
 
 def sample_mixture(mixture: Mixture, sampler: Sampler, x0: torch.Tensor, steps: int,
