@@ -62,6 +62,20 @@ def test_splits_hold_the_attributes_they_vary_and_fix_the_others():
     np.testing.assert_array_equal(full.x, again.x)  # seeded, reproducible
 
 
+def test_shape_jitter_moves_the_fixed_attribute_within_its_bound_and_nothing_else():
+    cfg = tiny_config().data
+    cfg.name = "shapes_size"
+    exact = load_dataset(cfg, "train")
+    cfg.shape_jitter = 0.03
+    jittered = load_dataset(cfg, "train")
+    np.testing.assert_array_equal(jittered.attributes, exact.attributes)  # the same sizes, drawn first
+    centres = moment_readback(jittered.x[:500], threshold=0.0)[:, 1:]
+    assert np.abs(centres - FIXED_POS).max() <= 0.03 + 1e-3 and centres.std(0).min() > 0.015  # uniform on ±0.03
+    cfg.shape_jitter = 0.5
+    with pytest.raises(UserError, match=r"data.shape_jitter' must be in \[0, 0.1\]"):
+        cfg.validate()
+
+
 def test_zero_shot_pairs_are_in_neither_training_split():
     for split in ("val", "test"):
         p = zero_shot_pairs(split)

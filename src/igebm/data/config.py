@@ -13,6 +13,7 @@ class DataConfig:
     root: str = ""  # folder of an on-disk dataset
     image_size: int = 0  # image folders: resize to this square size (0 = as stored; all must match); shapes: resolution (0 = 16)
     shape: str = "square"  # shapes_* datasets: square, ellipse or triangle
+    shape_jitter: float = 0.0  # shapes_size/_position: the fixed attribute drawn within ± this of its value (0 = exact)
     toy: str = "8gaussians"  # toy2d kind
     toy_size: int = 20000
     traj_num: int = 2000  # particles/hand: number of trajectories (split 90/10)
@@ -39,6 +40,9 @@ class DataConfig:
             raise UserError(f"config key 'data.image_size' must be 0 (as stored) or positive, got {self.image_size}")
         if self.shape not in ("square", "ellipse", "triangle"):
             raise UserError(f"config key 'data.shape' is {self.shape!r}; choose one of ['square', 'ellipse', 'triangle']")
+        if not 0.0 <= self.shape_jitter <= 0.1:
+            raise UserError(f"config key 'data.shape_jitter' must be in [0, 0.1] (a fraction of the width), "
+                            f"got {self.shape_jitter}")
         for key, least in (("traj_num", 10), ("traj_length", 3), ("traj_history", 1)):
             if getattr(self, key) < least:
                 raise UserError(f"config key 'data.{key}' must be at least {least}, got {getattr(self, key)}")

@@ -72,14 +72,19 @@ def render(kind: str, size, x, y, resolution: int = DEFAULT_RESOLUTION, supersam
     return img[:, None].astype(np.float32)
 
 
-def draw_attributes(split_name: str, n: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, 3) (size, x, y) for one of the splits."""
+def draw_attributes(split_name: str, n: int, rng: np.random.Generator, jitter: float = 0.0) -> np.ndarray:
+    """(n, 3) (size, x, y) for one of the splits; `jitter` > 0 draws the size split's centre (the position
+    split's size) uniformly within ± jitter of its fixed value, so the model sees it at every sub-pixel phase."""
     size = rng.uniform(SIZE_MIN, SIZE_MAX, n)
     pos = rng.uniform(POS_MIN, POS_MAX, (n, 2))
     if split_name == "shapes_size":
         pos[:] = FIXED_POS
+        if jitter:
+            pos += rng.uniform(-jitter, jitter, (n, 2))
     elif split_name == "shapes_position":
         size[:] = FIXED_SIZE
+        if jitter:
+            size += rng.uniform(-jitter, jitter, n)
     elif split_name == "shapes_union":
         half = n // 2
         pos[:half] = FIXED_POS
@@ -92,13 +97,13 @@ CONDITIONED_ON = {"shapes_size": ("size",), "shapes_position": ("x", "y"),
 
 
 def load_shapes(split_name: str, split: str, kind: str = "square", resolution: int = DEFAULT_RESOLUTION,
-                n: int | None = None, seed: int = 0) -> ArrayDataset:
+                n: int | None = None, seed: int = 0, jitter: float = 0.0) -> ArrayDataset:
     """One split of a shapes dataset; its attributes are those the split varies (CONDITIONED_ON)."""
     if split not in _STREAM:
         raise UserError(f"unknown split {split!r}: use 'train' or 'test'")
     n = n if n is not None else (TRAIN_COUNT if split == "train" else TEST_COUNT)
     rng = np.random.default_rng([seed, _SPLIT_ID[split_name], _STREAM[split], 7])
-    attrs = draw_attributes(split_name, n, rng)
+    attrs = draw_attributes(split_name, n, rng, jitter)
     x = render(kind, attrs[:, 0], attrs[:, 1], attrs[:, 2], resolution)
     names = CONDITIONED_ON[split_name]
     cols = [ATTRIBUTES.index(a) for a in names]
@@ -108,8 +113,8 @@ def load_shapes(split_name: str, split: str, kind: str = "square", resolution: i
 
 def _loader(split_name: str):
     def load(cfg, split: str, seed: int) -> ArrayDataset:
-        return load_shapes(split_name, split, getattr(cfg, "shape", "square"),
-                           cfg.image_size or DEFAULT_RESOLUTION)  # data independent of run.seed
+        return load_shapes(split_name, split, getattr(cfg, "shape", "square"), cfg.image_size or DEFAULT_RESOLUTION,
+                           jitter=getattr(cfg, "shape_jitter", 0.0))  # data independent of run.seed
     return load
 
 
@@ -119,4 +124,4 @@ _HELP = {"shapes_size": "procedural shapes, sizes vary at a fixed centre (attrib
          "shapes_union": "the union of shapes_size and shapes_position, conditioned on (size, x, y)"}
 
 for _name in _SPLIT_ID:
-    register_dataset(DatasetSpec(_name, "data", _HELP[_name], load=_loader(_name), keys=("shape", "image_size")))
+    register_dataset(DatasetSpec(_name, "data", _HELP[_name], load=_loader(_name), keys=("shape", "image_size", "shape_jitter")))
