@@ -8,7 +8,7 @@ Usage:
 
 - train: trains (once; skipped when the run exists) the size expert (recipe shapes_size), the position
   expert (shapes_position) and the union EBM (shapes_position's settings with data.name=shapes_union,
-  conditioned on size, x, y, 1,000 steps), one after the other, each capped at 10 minutes (the position
+  conditioned on size, x, y, 1,000 steps), one after the other, each under the recipes' time cap (the position
   expert's and the union's training lengths were chosen on val with benchmarks/composition_checkpoints.py);
   then the evaluation-only read-back regressor on shapes_full and the feed-forward decoder baseline (MSE on
   shapes_union).

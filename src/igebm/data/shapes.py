@@ -124,4 +124,5 @@ _HELP = {"shapes_size": "procedural shapes, sizes vary at a fixed centre (attrib
          "shapes_union": "the union of shapes_size and shapes_position, conditioned on (size, x, y)"}
 
 for _name in _SPLIT_ID:
-    register_dataset(DatasetSpec(_name, "data", _HELP[_name], load=_loader(_name), keys=("shape", "image_size", "shape_jitter")))
+    _keys = ("shape", "image_size") + (("shape_jitter",) if _name in ("shapes_size", "shapes_position") else ())
+    register_dataset(DatasetSpec(_name, "data", _HELP[_name], load=_loader(_name), keys=_keys))
