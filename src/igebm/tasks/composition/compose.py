@@ -108,8 +108,7 @@ def sample_mixture(mixture: Mixture, sampler: Sampler, x0: torch.Tensor, steps: 
     Langevin from noise rarely crosses between a mixture's modes, so its shares follow the basins the
     chains start in, not the masses; choosing the part first is how a mixture is sampled exactly.
     Returns (result, parts): `parts[i]` is the part chain i started in."""
-    part_steps = steps if part_steps is None else part_steps
-    runs = [sampler.sample(p, x0, None, steps=part_steps, generator=generator) for p in mixture.parts]
+    runs = sample_parts(mixture, sampler, x0, steps if part_steps is None else part_steps, generator)
     shares = torch.softmax(part_log_masses(mixture, [r.energies for r in runs]), 0)
     counts = torch.floor(shares * len(x0)).long()
     rest = (shares * len(x0) - counts).argsort(descending=True)[: len(x0) - int(counts.sum())]
@@ -127,6 +126,10 @@ def calibrate_offsets(mixture: Mixture, sampler: Sampler, x0: torch.Tensor, step
     and differ only in depth, their partition functions differ by exactly that depth, which is the
     difference of their samples' mean energies. Subtracting it gives each part equal mass.
     """
-    mixture.offsets = [float(sample_composite(part, sampler, x0.clone(), steps, generator).energies.mean())
-                       for part in mixture.parts]
+    mixture.offsets = [float(r.energies.mean()) for r in sample_parts(mixture, sampler, x0, steps, generator)]
     return mixture
+
+
+def sample_parts(mixture: Mixture, sampler: Sampler, x0: torch.Tensor, steps: int, generator: torch.Generator):
+    """Each OR part sampled alone from x0, in order: what calibration and ancestral sampling both start from."""
+    return [sampler.sample(part, x0.clone(), None, steps=steps, generator=generator) for part in mixture.parts]
