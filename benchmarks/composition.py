@@ -5,6 +5,7 @@ Usage:
         [--steps 100] [--mode sum] [--num 32] [--not-weight 0.5] [--json OUT.json]
         [--size-set KEY=VALUE ...] [--position-set KEY=VALUE ...] [--baselines DIR] [--rows all|tune] [--own-steps S]
         [--and-weights A,B] [--warm-steps W] [--or-sampling langevin|ancestral] [--or-steps S] [--or-part-steps S]
+        [--size-runs RUN[+RUN...]] [--position-runs RUN[+RUN...]]
 
 - train: trains (once; skipped when the run exists) the size expert (recipe shapes_size), the position
   expert (shapes_position) and the union EBM (shapes_position's settings with data.name=shapes_union,
@@ -23,6 +24,7 @@ Run at one thread: OMP_NUM_THREADS=1 MKL_NUM_THREADS=1. Prints tables, writes on
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -32,15 +34,17 @@ from safetensors.torch import load_file, save_file
 
 from igebm.config import load_config
 from igebm.data.shapes import FIXED_POS, FIXED_SIZE, load_shapes
+from igebm.errors import UserError
 from igebm.evaluation.baselines.decoder import ConditionalDecoder, train_decoder
-from igebm.evaluation.composition import (AttributeRegressor, binder, compose_and_sample, mmd, moment_readback,
-                                          position_shares, readback_table, train_regressor, zero_shot_pairs)
+from igebm.evaluation.composition import (AttributeRegressor, binder, compose_and_sample, load_regressor, mmd,
+                                          moment_readback, position_shares, readback_table, train_regressor,
+                                          zero_shot_pairs)
 from igebm.models.algebra import NOT, OR
 from igebm.recipes import find_recipe
 from igebm.sampling import LangevinSampler
 from igebm.sampling.hmc import MALASampler
 from igebm.tasks.composition import (analytic_energy, calibrate_offsets, exact_samples, expert_from_run,
-                                     sample_composite, sample_mixture)
+                                     expert_from_runs, sample_composite, sample_mixture)
 from igebm.training import Trainer, load_run
 
 torch.set_num_threads(1)
@@ -71,6 +75,9 @@ p.add_argument("--rows", choices=["all", "tune"], default="all",
                help="tune: only AND (summed) and the union EBM, the rows whose step count is chosen on val")
 p.add_argument("--own-steps", type=int, help="steps for each expert at its own training setting (default --steps; "
                "chosen on val apart, since the 1.5x target compares against each expert at its best)")
+p.add_argument("--size-runs", help="the size expert: a run, or seeds of its recipe joined by '+' (a seed ensemble, "
+               "their mean energy; default OUT/size)")
+p.add_argument("--position-runs", help="the position expert, likewise (default OUT/position)")
 p.add_argument("--baselines", help="folder holding the union EBM, regressor and decoder (default: --out)")
 p.add_argument("--json")
 args = p.parse_args()
@@ -117,10 +124,16 @@ def train_all() -> None:
         print(f"decoder width {width}: {n_dec} parameters (EBM {ebm_params}), {time.time() - t:.0f}s")
 
 
+def fail(msg: str) -> None:
+    print(f"composition.py: error: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
 def regressor() -> AttributeRegressor:
-    reg = AttributeRegressor(16)
-    reg.load_state_dict(load_file(str(base / "regressor.safetensors")))
-    return reg.eval()
+    try:
+        return load_regressor(base)
+    except UserError as exc:
+        fail(str(exc))
 
 
 def decoder() -> ConditionalDecoder:
@@ -128,6 +141,16 @@ def decoder() -> ConditionalDecoder:
     dec = ConditionalDecoder(3, 16, info["width"])
     dec.load_state_dict(load_file(str(base / "decoder.safetensors")))
     return dec.eval()
+
+
+def expert(kind: str) -> tuple[list, object]:
+    """The size or position expert's runs (one, or the seeds of a seed ensemble: --size-runs A+B) and the expert."""
+    given = args.size_runs if kind == "size" else args.position_runs
+    try:
+        runs = [load_run(d) for d in (given or str(out / kind)).split("+")]
+        return runs, expert_from_runs(runs, kind)
+    except UserError as exc:
+        fail(str(exc))
 
 
 def fmt(row: dict) -> str:
@@ -139,9 +162,10 @@ def shapes_part() -> None:
     from igebm.grids import save_grid
 
     reg = regressor()
-    size_run, pos_run, union_run = load_run(out / "size"), load_run(out / "position"), load_run(base / "union")
-    size_e, pos_e, union_e = (expert_from_run(r, n) for r, n in ((size_run, "size"), (pos_run, "position"),
-                                                                   (union_run, "union")))
+    (size_runs, size_e), (pos_runs, pos_e) = expert("size"), expert("position")
+    size_run, union_run = size_runs[0], load_run(base / "union")
+    union_e = expert_from_run(union_run, "union")
+    results["size_runs"], results["position_runs"] = ([str(r.run_dir) for r in rs] for rs in (size_runs, pos_runs))
     sampler = size_run.sampler
     pairs = zero_shot_pairs(args.split)
     req = np.repeat(pairs, args.num, axis=0)
@@ -210,6 +234,11 @@ def shapes_part() -> None:
     req_pos[:, 0] = np.nan
     x_own_p = compose_and_sample([pos_e], bind_pos, r_pos, sampler, own_steps, seed, "sum", noise)
     rows["position expert, own setting (size 0.35)"] = readback_table(x_own_p, req_pos, reg)
+    for kind, runs_k, bind_k, r_k, req_k in (("size", size_runs, bind_size, r_size, req_size),
+                                             ("position", pos_runs, bind_pos, r_pos, req_pos)):
+        for i, r in enumerate(runs_k if len(runs_k) > 1 else []):  # a seed ensemble's spread: each member alone
+            x_m = compose_and_sample([expert_from_run(r, kind)], bind_k, r_k, sampler, own_steps, seed, "sum", noise)
+            rows[f"{kind} member {i + 1} ({r.run_dir}) alone, own setting"] = readback_table(x_m, req_k, reg)
     print(f"\n### Zero-shot pairs ({args.split}: {len(pairs)} pairs x {args.num}; {args.steps} steps, {args.mode})\n")
     print("| model | size err (regressor) | pos err (regressor) | size err (moments) | pos err (moments) |")
     print("|---|---|---|---|---|")
@@ -239,8 +268,7 @@ def or_not_part() -> None:
     from igebm.grids import save_grid
 
     reg = regressor()
-    size_run, pos_run = load_run(out / "size"), load_run(out / "position")
-    pos_e = expert_from_run(pos_run, "position")
+    size_run, pos_e = expert("size")[0][0], expert("position")[1]
     sampler, noise = size_run.sampler, size_run.noise
     seed = 0 if args.split == "test" else 1
     fig = out / "figures"

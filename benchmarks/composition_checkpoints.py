@@ -22,14 +22,11 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
-from safetensors.torch import load_file
 
-from igebm.data.shapes import FIXED_POS, FIXED_SIZE, load_shapes
 from igebm.errors import UserError
-from igebm.evaluation.composition import (AttributeRegressor, binder, compose_and_sample, readback_table,
-                                          zero_shot_pairs)
+from igebm.evaluation.composition import (binder, compose_and_sample, load_regressor, own_error_on_validation,
+                                          readback_table, score_size_on_validation, validation_requests)
 from igebm.tasks.composition import expert_from_run
 from igebm.training import load_run
 from igebm.training.checkpoint import list_checkpoints, step_of
@@ -57,12 +54,11 @@ def fail(msg: str) -> None:
 if not list_checkpoints(Path(args.run) / "checkpoints"):
     fail(f"'{args.run}' holds no checkpoints; train it with "
          "`igebm train shapes_position --out RUN --set train.keep_checkpoints=20`")
-if not (Path(args.regressor) / "regressor.safetensors").exists():
-    fail(f"no regressor.safetensors in '{args.regressor}'; make it with `python benchmarks/composition.py --parts train`")
 
-reg = AttributeRegressor(16)
-reg.load_state_dict(load_file(str(Path(args.regressor) / "regressor.safetensors")))
-reg.eval()
+try:
+    reg = load_regressor(args.regressor)
+except UserError as exc:
+    fail(str(exc))
 helper = args.position_expert if args.role == "size" else args.size_expert
 if not helper:
     fail("--role size needs --position-expert RUN" if args.role == "size" else f"--role {args.role} needs --size-expert RUN")
@@ -72,11 +68,7 @@ except UserError as exc:
     fail(str(exc))
 size_run = helper_run  # its sampler settings are the recipes' shared ones
 size_e = expert_from_run(helper_run, "size")
-pairs = np.repeat(zero_shot_pairs("val"), args.num, axis=0)
-own = load_shapes("shapes_position", "train").attributes[: len(pairs)]
-own_req = np.column_stack([np.full(len(own), FIXED_SIZE), own]).astype(np.float32)
-own_req_nan = own_req.copy()
-own_req_nan[:, 0] = np.nan
+pairs = validation_requests(args.num)["pairs"]
 bind_size, bind_pos, bind_all = binder("size"), binder("x", "y"), binder("size", "x", "y")
 bind_two = lambda i, r: bind_size(i, r) if i == 0 else bind_pos(i, r)
 
@@ -85,24 +77,15 @@ rows = {}
 if args.role == "size":
     pos_e = expert_from_run(helper_run, "position")
     w = [float(v) for v in args.and_weights.split(",")]
-    sizes = load_shapes("shapes_size", "train").attributes[: len(pairs), 0]  # its whole range, at the centre
-    own_s = np.column_stack([sizes, np.full((len(sizes), 2), FIXED_POS)]).astype(np.float32)
-    own_s_nan = own_s.copy()
-    own_s_nan[:, 1:] = np.nan
     print("| checkpoint | range at the centre: size error | AND: size error | AND: centre error | AND: sum |")
     print("|---|---|---|---|---|")
     for ckpt in list_checkpoints(run / "checkpoints"):
         step = step_of(ckpt)
         e = expert_from_run(load_run(run, checkpoint=ckpt), "size")
-        x_own = compose_and_sample([e, pos_e], bind_two, own_s, size_run.sampler, args.steps, 1, "sum",
-                                   size_run.noise, w, 1, args.warm_steps)
-        x_and = compose_and_sample([e, pos_e], bind_two, pairs, size_run.sampler, args.steps, 1, "sum",
-                                   size_run.noise, w, 1, args.warm_steps)
-        o, a = readback_table(x_own, own_s_nan, reg), readback_table(x_and, pairs, reg)
-        rows[step] = {"range_size_err": o["size_err"], "and_size_err": a["size_err"], "and_pos_err": a["pos_err"],
-                      "score": o["size_err"]}
-        print(f"| {step} | {o['size_err']:.4f} | {a['size_err']:.4f} | {a['pos_err']:.4f} | "
-              f"{a['size_err'] + a['pos_err']:.4f} |", flush=True)
+        rows[step] = r = score_size_on_validation(e, pos_e, size_run.sampler, size_run.noise, reg, w, args.steps,
+                                                  args.warm_steps, args.num)
+        print(f"| {step} | {r['range_size_err']:.4f} | {r['and_size_err']:.4f} | {r['and_pos_err']:.4f} | "
+              f"{r['and_size_err'] + r['and_pos_err']:.4f} |", flush=True)
 elif args.role == "position":
     print("| checkpoint | own setting: centre error | AND: size error | AND: centre error | AND: sum |")
 else:
@@ -118,12 +101,12 @@ for ckpt in list_checkpoints(run / "checkpoints") if args.role != "size" else []
         rows[step] = {"size_err": u["size_err"], "pos_err": u["pos_err"], "score": u["size_err"] + u["pos_err"]}
         print(f"| {step} | {u['size_err']:.4f} | {u['pos_err']:.4f} | {rows[step]['score']:.4f} |", flush=True)
         continue
-    x_own = compose_and_sample([e], bind_pos, own_req, size_run.sampler, args.steps, 1, "sum", size_run.noise)
+    own_err = own_error_on_validation(e, "position", size_run.sampler, size_run.noise, reg, args.steps, args.num)
     x_and = compose_and_sample([size_e, e], bind_two, pairs, size_run.sampler, args.steps, 1, "sum", size_run.noise)
-    o, a = readback_table(x_own, own_req_nan, reg), readback_table(x_and, pairs, reg)
-    rows[step] = {"own_pos_err": o["pos_err"], "and_size_err": a["size_err"], "and_pos_err": a["pos_err"],
-                  "score": o["pos_err"]}
-    print(f"| {step} | {o['pos_err']:.4f} | {a['size_err']:.4f} | {a['pos_err']:.4f} | "
+    a = readback_table(x_and, pairs, reg)
+    rows[step] = {"own_pos_err": own_err, "and_size_err": a["size_err"], "and_pos_err": a["pos_err"],
+                  "score": own_err}
+    print(f"| {step} | {own_err:.4f} | {a['size_err']:.4f} | {a['pos_err']:.4f} | "
           f"{a['size_err'] + a['pos_err']:.4f} |", flush=True)
 best = min(rows, key=lambda s: rows[s]["score"])
 criterion = {"position": "own-setting centre error", "union": "union sum", "size": "size error over its range"}

@@ -21,6 +21,9 @@ HYBRID = "runs/bench/digits_hybrid"  # the classification-term recipe, for the r
 FRESH = "runs/bench/digits_fresh"  # buffer chains re-conditioned on the data batch's labels (issue 10)
 FRESH_CE = "runs/bench/digits_fresh_hybrid"
 MIX = "runs/bench/digits_mix50"
+COMP = "runs/bench/composition"  # the composition experts (seed 0), baselines and regressor
+SIZE_SEEDS = f"{COMP}/size+{COMP}/size_seed1+{COMP}/size_seed2"  # seed ensembles: the mean energy of seeds 0, 1, 2
+POSITION_SEEDS = f"{COMP}/position+{COMP}/position_seed1+{COMP}/position_seed2"
 
 
 def train(recipe: str, out: str, *overrides: str) -> list[str]:
@@ -50,9 +53,20 @@ STEPS = {
     "scaling": ["scaling.py", "speed"],  # 2 processes x 1 thread against 1 x 1
     "lessons": ["lessons.py", "--out", "runs/bench/lessons"],  # ensemble, wider model, gradient penalty
     "sampler_training": ["sampler_training.py", "--out", "runs/bench/samplers"],  # each sampler at equal wall clock
-    "composition": ["composition.py", "--out", "runs/bench/composition", "--steps", "300", "--own-steps", "100",
+    "composition": ["composition.py", "--out", COMP, "--steps", "300", "--own-steps", "100",
                     "--warm-steps", "100", "--and-weights", "32,1", "--or-steps", "100", "--or-sampling", "ancestral",
                     "--or-part-steps", "100"],  # trains its experts and baselines once; every setting chosen on val
+    **{f"train_{kind}_seed{seed}": train(f"shapes_{kind}", f"{COMP}/{kind}_seed{seed}", f"run.seed={seed}")
+       for kind in ("size", "position") for seed in (1, 2)},
+    "train_position_seed3": train("shapes_position", f"{COMP}/position_seed3", "run.seed=3"),  # only for the spread
+    "composition_seeds": ["composition_seeds.py", "--size-runs", SIZE_SEEDS,
+                          "--position-runs", f"{POSITION_SEEDS}+{COMP}/position_seed3",
+                          "--regressor", COMP, "--members", "3", "--and-weights", "64,1", "--and-weights", "32,1",
+                          "--and-weights", "16,1", "--and-weights", "128,1"],  # validation only
+    "composition_ensembles": ["composition.py", "--out", COMP, "--steps", "300", "--own-steps", "100", "--warm-steps",
+                              "100", "--and-weights", "64,1", "--or-steps", "100", "--or-sampling", "ancestral",
+                              "--or-part-steps", "100", "--parts", "shapes,ornot", "--size-runs", SIZE_SEEDS,
+                              "--position-runs", POSITION_SEEDS, "--json", f"{COMP}/composition_test_seeds.json"],
     "trajectories": ["trajectories.py", "--run", "runs/bench/particles", "--train", "--tune",
                      "--constraint-grid", "0,1,10,100"],
     "trajectories_hand": ["trajectories.py", "--dataset", "hand", "--run", "runs/bench/hand", "--train", "--tune"],

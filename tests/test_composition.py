@@ -10,7 +10,8 @@ from igebm.cli import main
 from igebm.data import load_dataset
 from igebm.data.shapes import FIXED_POS, FIXED_SIZE, render
 from igebm.errors import UserError
-from igebm.evaluation.composition import mmd, moment_readback, position_shares, readback_errors, zero_shot_pairs
+from igebm.evaluation.composition import (AttributeRegressor, load_regressor, mmd, moment_readback, position_shares,
+                                          readback_errors, validation_requests, zero_shot_pairs)
 from igebm.models.algebra import AND, NOT, OR, Expert, Mixture, Sum, Wrapped
 from igebm.sampling import SAMPLERS, LangevinSampler
 from igebm.sampling.composite import AlternatingSampler
@@ -259,6 +260,25 @@ def test_readback_errors_and_shares():
     assert position_shares(est, [(0.3, 0.3), (0.7, 0.3)]) == [0.5, 0.5]
 
 
+def test_the_regressor_loads_back_bit_for_bit_and_a_missing_one_says_how_to_make_it(tmp_path):
+    from safetensors.torch import save_file
+
+    with pytest.raises(UserError, match="no regressor.safetensors in .*--parts train"):
+        load_regressor(tmp_path)
+    reg = AttributeRegressor(16)
+    save_file(reg.state_dict(), str(tmp_path / "regressor.safetensors"))
+    x = torch.rand(3, 1, 16, 16)
+    assert torch.equal(load_regressor(tmp_path)(x), reg.eval()(x))
+
+
+def test_validation_requests_never_ask_a_test_pair_and_hold_each_split_at_its_fixed_value():
+    req = validation_requests(2)
+    test = {tuple(np.round(r, 4)) for r in zero_shot_pairs("test")}
+    assert not test & {tuple(np.round(r, 4)) for r in req["pairs"]}
+    assert np.allclose(req["size_range"][:, 1:], FIXED_POS) and np.ptp(req["size_range"][:, 0]) > 0.1
+    assert np.allclose(req["position_own"][:, 0], FIXED_SIZE) and np.ptp(req["position_own"][:, 1]) > 0.1
+
+
 def test_requested_attributes_follow_the_operator():
     attrs = [{"size": 0.3}, {"x": 0.25, "y": 0.7}]
     vals, names = requested_attributes(attrs, "and", 2)
@@ -279,10 +299,10 @@ def shape_runs(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("shape_runs")
     runs = {}
-    for name, data, size in (("size", "shapes_size", 8), ("pos", "shapes_position", 8),
-                             ("big", "shapes_position", 12)):
+    for name, data, size, seed in (("size", "shapes_size", 8, 0), ("pos", "shapes_position", 8, 0),
+                                   ("big", "shapes_position", 12, 0), ("size_b", "shapes_size", 8, 1)):
         cfg = tiny_config(train={"max_steps": 2}, data={"name": data, "image_size": size, "dequantize": False},
-                          model={"condition": "attributes"})
+                          model={"condition": "attributes"}, run={"seed": seed})
         Trainer(cfg, root / name).fit()
         runs[name] = str(root / name)
     return runs
@@ -331,8 +351,33 @@ def test_compose_warm_start_and_ancestral_change_the_chains(shape_runs, tmp_path
     assert sum(started) == 3 and len(started) == 2
 
 
+def test_a_seed_ensemble_expert_is_the_mean_energy_of_its_members(shape_runs, tmp_path):
+    from igebm.tasks.composition import expert_from_run, expert_from_runs
+    from igebm.training import load_run
+
+    a, b = load_run(shape_runs["size"]), load_run(shape_runs["size_b"])
+    x = torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    sizes = torch.linspace(0.25, 0.6, 5)
+    with torch.no_grad():
+        ea, eb = (expert_from_run(r).given(size=sizes)(x) for r in (a, b))
+        mean = expert_from_runs([a, b]).given(size=sizes)(x)
+    assert not torch.allclose(ea, eb)  # two seeds, two energies
+    torch.testing.assert_close(mean, (ea + eb) / 2)
+
+    def compose(name, expert):
+        assert main(["compose", "--expert", expert, "--num", "3", "--steps", "3", "--out", str(tmp_path / name)]) == 0
+        with np.load(tmp_path / name / "samples.npz") as z:
+            return z["images"]
+
+    alone = compose("alone", f"{shape_runs['size']}:size=0.3")
+    np.testing.assert_array_equal(compose("twice", f"{shape_runs['size']}+{shape_runs['size']}:size=0.3"), alone)
+    assert not np.allclose(compose("both", f"{shape_runs['size']}+{shape_runs['size_b']}:size=0.3"), alone)
+
+
 @pytest.mark.parametrize("case,message", [
     ("shapes", "share one input shape"),
+    ("ensemble_mixed", "the members of one expert must be runs of one recipe (seeds)"),
+    ("ensemble_malformed", "malformed run list"),
     ("untrained", "not trained on attribute 'x'"),
     ("malformed", "malformed KEY=VALUE"),
     ("not_number", "malformed KEY=VALUE"),
@@ -348,6 +393,8 @@ def test_compose_warm_start_and_ancestral_change_the_chains(shape_runs, tmp_path
 def test_compose_bad_input_is_one_line_and_exit_2(shape_runs, tmp_path, capsys, case, message):
     s, p, big = shape_runs["size"], shape_runs["pos"], shape_runs["big"]
     experts = {"shapes": [f"{s}:size=0.3", f"{big}:x=0.3,y=0.3"],
+               "ensemble_mixed": [f"{s}+{p}:size=0.3"],
+               "ensemble_malformed": [f"{s}+:size=0.3"],
                "untrained": [f"{s}:size=0.3,x=0.3"],
                "malformed": [f"{s}:size0.3"],
                "not_number": [f"{s}:size=big"],
@@ -418,3 +465,5 @@ def test_the_report_section_says_how_the_chains_started():
     cold = composition_section(base, []).text
     assert "position expert alone for 100 steps" in warm and "[32.0, 1.0]" in warm
     assert "from noise" in cold and "alone" not in cold
+    seeds = composition_section({**base, "size_runs": ["s0", "s1"], "position_runs": ["p0"]}, []).text
+    assert "size expert s0 + s1" in seeds and "Seed ensembles" not in cold

@@ -10,7 +10,18 @@ from igebm.errors import UserError
 
 DEFAULT_STEPS = 100  # tuned on the validation pairs (docs/composition.md)
 EXPERT_HELP = ("a trained run and the attribute values to condition it on, RUN_DIR:KEY=VALUE[,KEY=VALUE...], "
-               "e.g. runs/shapes_size:size=0.3 or runs/shapes_position:x=0.25,y=0.7 (repeat per expert)")
+               "e.g. runs/shapes_size:size=0.3 or runs/shapes_position:x=0.25,y=0.7 (repeat per expert); "
+               "RUN1+RUN2+...:KEY=VALUE averages the energies of seeds of one recipe (a seed ensemble)")
+
+
+def member_paths(path: str) -> list[str]:
+    """'RUN1+RUN2' -> ['RUN1', 'RUN2'], the runs of a seed ensemble; a folder whose own name has a '+' stays whole."""
+    if "+" not in path or Path(path).is_dir():
+        return [path]
+    members = path.split("+")
+    if not all(members):
+        raise UserError(f"malformed run list '{path}' in --expert: expected RUN1+RUN2 (run folders joined by '+')")
+    return members
 
 
 def parse_expert(text: str) -> tuple[str, dict[str, float]]:
@@ -49,7 +60,7 @@ def cmd_compose(args) -> None:
 
     from igebm import io
     from igebm.grids import save_grid
-    from igebm.tasks.composition import (build_composite, calibrate_offsets, expert_from_run, requested_attributes,
+    from igebm.tasks.composition import (build_composite, calibrate_offsets, expert_from_runs, requested_attributes,
                                          sample_composite, sample_mixture)
     from igebm.tasks.composition.compose import check_same_shape
     from igebm.training import load_run
@@ -76,9 +87,10 @@ def cmd_compose(args) -> None:
         if args.op == "not" and args.warm_start != 1:
             raise UserError(f"--warm-start {args.warm_start} with --op not would start the chains where the negated "
                             "expert is low; use --warm-start 1")
-    runs = [load_run(path) for path, _ in specs]
-    check_same_shape(runs)
-    experts = [expert_from_run(r, f"expert '{p}'") for r, (p, _) in zip(runs, specs)]
+    members = [[load_run(m) for m in member_paths(path)] for path, _ in specs]
+    runs = [ms[0] for ms in members]
+    check_same_shape([r for ms in members for r in ms])
+    experts = [expert_from_runs(ms, f"expert '{p}'") for ms, (p, _) in zip(members, specs)]
     g = torch.Generator().manual_seed(args.seed)
     x0 = runs[0].noise(args.num, g)
     steps = args.steps or DEFAULT_STEPS

@@ -16,13 +16,15 @@ heuristic bandwidth of the pooled sets unless one is given.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from igebm.data.shapes import ATTRIBUTES, load_shapes
+from igebm.data.shapes import ATTRIBUTES, FIXED_POS, FIXED_SIZE, load_shapes
+from igebm.errors import UserError
 
 
 def moment_readback(images: np.ndarray, shape: str = "square", threshold: float = 0.2) -> np.ndarray:
@@ -56,6 +58,19 @@ class AttributeRegressor(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+def load_regressor(folder, resolution: int = 16) -> AttributeRegressor:
+    """The evaluation regressor that `benchmarks/composition.py --parts train` saved in `folder`."""
+    from safetensors.torch import load_file
+
+    path = Path(folder) / "regressor.safetensors"
+    if not path.is_file():
+        raise UserError(f"no regressor.safetensors in '{folder}'; make it with "
+                        "`python benchmarks/composition.py --parts train`")
+    reg = AttributeRegressor(resolution)
+    reg.load_state_dict(load_file(str(path)))
+    return reg.eval()
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         self.eval()
@@ -169,3 +184,47 @@ def position_shares(estimates: np.ndarray, centres: list[tuple[float, float]]) -
     d = np.linalg.norm(estimates[:, None, 1:] - np.asarray(centres)[None], axis=2)
     nearest = d.argmin(1)
     return [float((nearest == i).mean()) for i in range(len(centres))]
+
+
+def validation_requests(num: int = 16) -> dict[str, np.ndarray]:
+    """What validation asks, (N, 3) (size, x, y) with NaN where nothing is asked, never a test pair:
+    `pairs`, the val pairs x num; `size_range`, sizes of the size split's train set (0.25-0.6) at the
+    centre; `position_own`, centres of the position split's train set at its size (0.35)."""
+    pairs = np.repeat(zero_shot_pairs("val"), num, axis=0)
+    n = len(pairs)
+    sizes = load_shapes("shapes_size", "train").attributes[:n, 0]
+    centres = load_shapes("shapes_position", "train").attributes[:n]
+    size_range = np.column_stack([sizes, np.full((n, 2), FIXED_POS)]).astype(np.float32)
+    position_own = np.column_stack([np.full(n, FIXED_SIZE), centres]).astype(np.float32)
+    return {"pairs": pairs, "size_range": size_range, "position_own": position_own}
+
+
+def score_size_on_validation(size_expert, position_expert, sampler, noise_fn, regressor: AttributeRegressor,
+                             weights=(32.0, 1.0), steps: int = 300, warm_steps: int = 100, num: int = 16,
+                             seed: int = 1) -> dict:
+    """The size criterion: AND warm-started by the position expert, at the centre over the size split's
+    range (`range_size_err`, the score) and on the validation pairs (`and_size_err`, `and_pos_err`)."""
+    req = validation_requests(num)
+    bind_size, bind_pos = binder("size"), binder("x", "y")
+    bind_two = lambda i, r: bind_size(i, r) if i == 0 else bind_pos(i, r)
+    experts, w = [size_expert, position_expert], list(weights)
+    x_range = compose_and_sample(experts, bind_two, req["size_range"], sampler, steps, seed, "sum", noise_fn, w, 1,
+                                 warm_steps)
+    x_and = compose_and_sample(experts, bind_two, req["pairs"], sampler, steps, seed, "sum", noise_fn, w, 1, warm_steps)
+    size_only = req["size_range"].copy()
+    size_only[:, 1:] = np.nan
+    o, a = readback_table(x_range, size_only, regressor), readback_table(x_and, req["pairs"], regressor)
+    return {"range_size_err": o["size_err"], "and_size_err": a["size_err"], "and_pos_err": a["pos_err"],
+            "score": o["size_err"]}
+
+
+def own_error_on_validation(expert, kind: str, sampler, noise_fn, regressor: AttributeRegressor, steps: int = 100,
+                            num: int = 16, seed: int = 1) -> float:
+    """An expert at its own training setting, from noise: the size expert's size error over its range at
+    the centre, or the position expert's centre error at size 0.35."""
+    req = validation_requests(num)["size_range" if kind == "size" else "position_own"]
+    names = ("size",) if kind == "size" else ("x", "y")
+    x = compose_and_sample([expert], binder(*names), req, sampler, steps, seed, "sum", noise_fn)
+    asked = req.copy()
+    asked[:, [i for i in range(3) if ATTRIBUTES[i] not in names]] = np.nan
+    return readback_table(x, asked, regressor)["size_err" if kind == "size" else "pos_err"]

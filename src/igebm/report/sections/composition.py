@@ -21,6 +21,10 @@ def composition_section(results: dict, figures: list[tuple[str, str]]) -> Sectio
             + "). Errors are mean "
             "absolute size error and mean centre distance, in fractions of the image, read back by a CNN trained "
             "on shapes_full for evaluation only (size_err, pos_err) and by image moments (moment_*)."]
+    members = {k: results.get(f"{k}_runs", []) for k in ("size", "position")}
+    if any(len(m) > 1 for m in members.values()):
+        text.append("Seed ensembles (the mean energy of runs of one recipe): "
+                    + "; ".join(f"{k} expert {' + '.join(m)}" for k, m in members.items() if m) + ".")
     t = results.get("targets")
     if t:
         text.append(f"Composed vs. each expert at its own setting: size {t['size_ratio']:.2f}x, position "

@@ -25,6 +25,34 @@ def expert_from_run(run: TrainedRun, name: str | None = None) -> Expert:
                   name=name or f"expert '{run.run_dir}'", num_classes=spec.num_classes)
 
 
+def expert_from_runs(runs: Sequence[TrainedRun], name: str | None = None) -> Expert:
+    """One run's expert, or a seed ensemble: the mean energy of several runs of one recipe.
+
+    Averaging seeds trades one training's luck for its spread (docs/composition.md, "Seed ensembles")."""
+    if len(runs) == 1:
+        return expert_from_run(runs[0], name)
+    from igebm.models.ensemble import EnsembleEnergy
+
+    first = runs[0]
+    for run in runs[1:]:
+        if run.cond_spec != first.cond_spec or run.cfg.data.name != first.cfg.data.name:
+            raise UserError(f"the members of one expert must be runs of one recipe (seeds), but '{first.run_dir}' "
+                            f"was trained on {first.cfg.data.name} ({_conditioned_on(first)}) and '{run.run_dir}' "
+                            f"on {run.cfg.data.name} ({_conditioned_on(run)})")
+    check_same_shape(runs)
+    spec = first.cond_spec
+    names = "+".join(str(r.run_dir) for r in runs)
+    return Expert(EnsembleEnergy([r.energy for r in runs], mean=True),
+                  spec.attribute_names if spec.kind == "attributes" else (), name=name or f"expert '{names}'",
+                  num_classes=spec.num_classes)
+
+
+def _conditioned_on(run: TrainedRun) -> str:
+    spec = run.cond_spec
+    return ("attributes " + ", ".join(spec.attribute_names) if spec.kind == "attributes" else
+            f"{spec.num_classes} labels" if spec.kind == "label" else "no condition")
+
+
 def check_same_shape(runs: Sequence[TrainedRun]) -> tuple[int, ...]:
     shapes = [run.dataset("train").shape for run in runs]
     if any(s != shapes[0] for s in shapes):
