@@ -57,9 +57,12 @@ try:
     weights = [[float(v) for v in w.split(",")] for w in (args.and_weights or ["32,1"])]
 except (UserError, ValueError) as exc:
     fail(str(exc))
-k = args.members or min(len(r) for r in runs.values())
-if not 2 <= k <= min(len(r) for r in runs.values()):
-    fail(f"--members {k}: give 2 to {min(len(r) for r in runs.values())} (the shorter list's length)")
+shortest = min(len(r) for r in runs.values())
+if shortest < 2:
+    fail("--size-runs and --position-runs each need two or more runs joined by '+' (seeds of one recipe)")
+k = args.members or shortest
+if not 2 <= k <= shortest:
+    fail(f"--members {k}: give 2 to {shortest} (the shorter list's length)")
 try:
     reg = load_regressor(args.regressor)
 except UserError as exc:

@@ -89,7 +89,7 @@ def cmd_compose(args) -> None:
                             "expert is low; use --warm-start 1")
     members = [[load_run(m) for m in member_paths(path)] for path, _ in specs]
     runs = [ms[0] for ms in members]
-    check_same_shape([r for ms in members for r in ms])
+    check_same_shape(runs)  # across experts; expert_from_runs checks within a seed ensemble
     experts = [expert_from_runs(ms, f"expert '{p}'") for ms, (p, _) in zip(members, specs)]
     g = torch.Generator().manual_seed(args.seed)
     x0 = runs[0].noise(args.num, g)

@@ -18,10 +18,11 @@ ATTRIBUTE_ORDER = ("size", "x", "y")
 MODES = ("sum", "alternate", "alternate-full-noise")
 
 
-def expert_from_run(run: TrainedRun, name: str | None = None) -> Expert:
-    """The run's EMA energy as an `Expert` that knows its attribute names (or class count)."""
+def expert_from_run(run: TrainedRun, name: str | None = None, energy: torch.nn.Module | None = None) -> Expert:
+    """The run's EMA energy (or `energy`, conditioned like it) as an `Expert` that knows its attribute names
+    (or class count)."""
     spec = run.cond_spec
-    return Expert(run.energy, spec.attribute_names if spec.kind == "attributes" else (),
+    return Expert(run.energy if energy is None else energy, spec.attribute_names if spec.kind == "attributes" else (),
                   name=name or f"expert '{run.run_dir}'", num_classes=spec.num_classes)
 
 
@@ -40,11 +41,8 @@ def expert_from_runs(runs: Sequence[TrainedRun], name: str | None = None) -> Exp
                             f"was trained on {first.cfg.data.name} ({_conditioned_on(first)}) and '{run.run_dir}' "
                             f"on {run.cfg.data.name} ({_conditioned_on(run)})")
     check_same_shape(runs)
-    spec = first.cond_spec
     names = "+".join(str(r.run_dir) for r in runs)
-    return Expert(EnsembleEnergy([r.energy for r in runs], mean=True),
-                  spec.attribute_names if spec.kind == "attributes" else (), name=name or f"expert '{names}'",
-                  num_classes=spec.num_classes)
+    return expert_from_run(first, name or f"expert '{names}'", EnsembleEnergy([r.energy for r in runs], mean=True))
 
 
 def _conditioned_on(run: TrainedRun) -> str:
